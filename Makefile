@@ -1,0 +1,36 @@
+# Every target builds or refreshes .venv from pyproject.toml by itself, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export CLICKSTREAM_HOME ?= $(CURDIR)/.clickstream
+export DAGSTER_HOME ?= $(CLICKSTREAM_HOME)/dagster
+
+.PHONY: install demo test ui bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/clickstream demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	# dagster dev may ignore SIGTERM when started in the background; restore default signals so Ctrl-C stops it.
+	env --default-signal=TERM,INT $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check clickstream_assets resources tests benchmarks
+
+clean:
+	rm -rf $(VENV) .clickstream

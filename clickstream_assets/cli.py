@@ -1,0 +1,239 @@
+"""``clickstream``: produce and ingest events, run the demo. Errors are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from resources.profile import PROFILES, warehouse_path
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        sys.stderr.write(f"clickstream: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate between 0 and 1")
+    return value
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("CLICKSTREAM_PROFILE", "local"))
+    parser.add_argument("--warehouse", help="local warehouse folder (default $CLICKSTREAM_HOME or ./.clickstream)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _delivery_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stream-name", default=os.environ.get("CLICKSTREAM_STREAM", "clickstream-events"))
+    parser.add_argument("--endpoint-url", help="an AWS emulator's URL (aws profile)")
+    parser.add_argument("--region", help="AWS region (default $AWS_REGION)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="clickstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    produce = commands.add_parser("produce", help="simulate shoppers and deliver their events")
+    _common(produce)
+    _delivery_args(produce)
+    produce.add_argument("--rate", type=_positive(float), help="live mode: events per second")
+    produce.add_argument("--duration", type=_positive(float), help="live mode: seconds to run")
+    produce.add_argument("--start", type=_day, help="historical mode: first day (default: --days before today)")
+    produce.add_argument("--days", type=_positive(int), help="historical mode: number of days (default 1)")
+    produce.add_argument("--events-per-day", type=_positive(int), help="historical mode (default 10000)")
+    produce.add_argument("--seed", type=int, default=1)
+    produce.add_argument("--seed-offset", type=int, default=0, help="live mode: slice number, for new sessions")
+    produce.add_argument("--users", type=_positive(int), default=20_000)
+    produce.add_argument("--products", type=_positive(int), default=2_000)
+    for knob in ("duplicate", "malformed", "late", "future"):
+        produce.add_argument(f"--{knob}-rate", type=_rate, default=0.0)
+
+    ingest = commands.add_parser("ingest", help="deliver newline-delimited JSON events you already have")
+    _common(ingest)
+    _delivery_args(ingest)
+    ingest.add_argument("files", nargs="+", help="files of JSON lines, or - for standard input")
+
+    return parser
+
+
+def _sink(args, warehouse: Path, seed: int | None):
+    if args.profile == "aws":
+        from resources.aws import client
+        from resources.sinks import FirehoseSink
+
+        return FirehoseSink(
+            client("firehose", args.region, args.endpoint_url, retries=1), args.stream_name, seed=seed
+        )
+    from resources.sinks import LocalFirehoseSink
+
+    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed)
+
+
+class _ProgressBar:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _record_run(warehouse: Path, summary: dict) -> None:
+    """Keep every producer run's summary: the completeness ledger and planted-truth checks read them."""
+    runs = warehouse / "producer_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    tmp = runs / f".{stamp}.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(runs / f"{stamp}.json")
+
+
+def _print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary))
+        return
+    malformed = summary.get("injected_malformed") or {}
+    rows = [
+        ("produced", f"{summary['produced']:,} events in {summary['sessions']:,} sessions"),
+        ("records sent", f"{summary['records_sent']:,}"),
+        ("delivered", f"{summary['delivered']:,}"),
+        ("failed", f"{summary['failed']:,}"),
+        ("retried", f"{summary['retried']:,} records ({summary['throttled_calls']:,} throttled calls)"),
+        ("injected", f"{summary['injected_duplicates']:,} duplicates, {sum(malformed.values()):,} malformed "
+         f"({', '.join(f'{k} {v}' for k, v in malformed.items() if v) or 'none'}), "
+         f"{summary['injected_late']:,} late, {summary['injected_future']:,} future"),
+        ("written", f"{summary['api_calls']:,} API calls / {summary['objects']:,} objects, {summary['bytes']:,} bytes"),
+        ("time", f"{summary['seconds']:.2f} s, {summary['events_per_second']:,.0f} events/s"),
+    ]
+    if summary.get("first_event"):
+        rows.append(("events span", f"{summary['first_event']} .. {summary['last_event']}"))
+    for name, value in rows:
+        print(f"{name:>13}: {value}")
+    if summary.get("error"):
+        print(f"{'error':>13}: {summary['error']}")
+
+
+def cmd_produce(args) -> int:
+    from clickstream_assets.producer.runner import produce_historical, produce_live
+    from clickstream_assets.producer.simulator import Mess
+
+    live = args.rate is not None or args.duration is not None
+    historical = args.start is not None or args.days is not None or args.events_per_day is not None
+    if live and historical:
+        raise CliError("choose live mode (--rate, --duration) or historical mode (--start, --days, --events-per-day)")
+    if live and (args.rate is None or args.duration is None):
+        raise CliError("live mode needs both --rate and --duration")
+    warehouse = warehouse_path(args.warehouse)
+    mess = Mess(args.duplicate_rate, args.malformed_rate, args.late_rate, args.future_rate)
+    progress = _ProgressBar(sys.stderr.isatty() and not args.json)
+    sink = _sink(args, warehouse, seed=args.seed if not live else None)
+    if live:
+        summary = produce_live(
+            sink, args.rate, args.duration, seed=args.seed, seed_offset=args.seed_offset, users=args.users,
+            products=args.products, mess=mess, progress=progress,
+        )
+    else:
+        days = args.days or 1
+        start = args.start or (datetime.now(timezone.utc).date() - timedelta(days=days))
+        summary = produce_historical(
+            sink, start, days, args.events_per_day or 10_000, seed=args.seed, users=args.users,
+            products=args.products, mess=mess, progress=progress,
+        )
+    result = summary.as_dict()
+    result.update(profile=args.profile, stream_name=args.stream_name)
+    if args.profile == "local":
+        _record_run(warehouse, result)
+    _print_summary(result, args.json)
+    return 1 if summary.error else 0
+
+
+def cmd_ingest(args) -> int:
+    from clickstream_assets.producer.runner import ingest
+
+    warehouse = warehouse_path(args.warehouse)
+    for name in args.files:
+        if name != "-" and not Path(name).is_file():
+            raise CliError(f"{name}: no such file")
+
+    def lines():
+        for name in args.files:
+            if name == "-":
+                yield from sys.stdin
+            else:
+                with open(name, encoding="utf-8", errors="surrogateescape") as handle:
+                    yield from handle
+
+    summary = ingest(_sink(args, warehouse, seed=None), lines()).as_dict()
+    summary.update(profile=args.profile, stream_name=args.stream_name, sessions=0)
+    if args.profile == "local":
+        _record_run(warehouse, summary)
+    _print_summary(summary, args.json)
+    return 1 if summary.get("error") else 0
+
+
+COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as error:
+        sys.stderr.write(f"clickstream: error: {error}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("clickstream: interrupted\n")
+        return 130
+    except Exception as error:  # one line for the user; the traceback only on request
+        if getattr(args, "debug", False):
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        sys.stderr.write(f"clickstream: error: {message}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

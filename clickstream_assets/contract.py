@@ -1,0 +1,157 @@
+"""The event contract, defined once: fields, accepted values, Arrow schema, reason codes and the reference validator.
+
+The producer writes events in this shape, the SQL in ``sql/transform/stage_raw.sql`` classifies raw lines by these
+rules (a test holds the SQL and :func:`classify_line` to the same answers on random input), and the DDL in
+``sql/ddl/`` declares these columns (a test compares them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")
+DEVICE_TYPES = ("mobile", "desktop", "tablet")
+USER_TYPES = ("new", "returning")
+
+# Field order is the order of the JSON the producer writes and of the clean table's columns.
+FIELDS = (
+    "event_id",
+    "schema_version",
+    "timestamp",
+    "event_type",
+    "page",
+    "product_id",
+    "user_id",
+    "session_id",
+    "device_type",
+    "browser",
+    "location",
+    "referrer_url",
+    "user_type",
+)
+# Absent or null both mean "none" for these two: a home page has no product, a direct visit no referrer.
+OPTIONAL_FIELDS = ("product_id", "referrer_url")
+REQUIRED_FIELDS = tuple(f for f in FIELDS if f not in OPTIONAL_FIELDS)
+STRING_FIELDS = tuple(f for f in FIELDS if f != "schema_version")
+
+# One reason per rejected line, checked in this order (the first that applies wins).
+REASONS = (
+    "malformed_json",  # not UTF-8 JSON, or not a JSON object
+    "missing_field",  # a required field is absent or null
+    "bad_type",  # a field has the wrong JSON type
+    "unknown_event_type",  # event_type outside EVENT_TYPES
+    "bad_value",  # device_type, user_type, schema_version or event_id outside their accepted values
+    "bad_timestamp",  # not UTC ISO-8601 ending in Z, an impossible date, or older than MAX_EVENT_AGE at arrival
+    "future_timestamp",  # later than its arrival plus CLOCK_SKEW
+)
+
+# Devices' clocks drift; an event a few minutes "ahead" of Firehose's arrival time is still believable.
+CLOCK_SKEW = timedelta(minutes=5)
+# Like the AWS solution's late-event cut-off: older events would reopen days nobody rebuilds.
+MAX_EVENT_AGE = timedelta(days=30)
+
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
+_UUID_RE = re.compile(UUID_PATTERN)
+
+# Pages the funnel keys on; the SQL models use the same literals.
+CHECKOUT_PAGE = "/checkout"
+CONFIRMATION_PAGE = "/checkout/confirmation"
+PRODUCT_PAGE_PREFIX = "/product/"
+
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("schema_version", pa.int32(), nullable=False),
+        pa.field("event_ts", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("event_type", pa.string(), nullable=False),
+        pa.field("page", pa.string(), nullable=False),
+        pa.field("product_id", pa.string()),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("session_id", pa.string(), nullable=False),
+        pa.field("device_type", pa.string(), nullable=False),
+        pa.field("browser", pa.string(), nullable=False),
+        pa.field("location", pa.string(), nullable=False),
+        pa.field("referrer_url", pa.string()),
+        pa.field("user_type", pa.string(), nullable=False),
+        pa.field("arrival_ts", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("source_object", pa.string(), nullable=False),
+    ]
+)
+"""Clean events as stored (partition column ``dt`` is the directory); ``timestamp`` becomes ``event_ts``."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: str | None
+    event_time: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """UTC ISO-8601 with ``Z`` and a real calendar date, else None."""
+    if not _TIMESTAMP_RE.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def classify_line(line: bytes | str, arrival: datetime) -> Verdict:
+    """Classify one raw line as valid or as exactly one reason code: the reference for the SQL."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+        record = json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return Verdict("malformed_json")
+    if not isinstance(record, dict):
+        return Verdict("malformed_json")
+    if any(record.get(f) is None for f in REQUIRED_FIELDS):
+        return Verdict("missing_field")
+    if any(not isinstance(record[f], str) for f in REQUIRED_FIELDS if f != "schema_version"):
+        return Verdict("bad_type")
+    if any(record.get(f) is not None and not isinstance(record[f], str) for f in OPTIONAL_FIELDS):
+        return Verdict("bad_type")
+    version = record["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, (int, float)):
+        return Verdict("bad_type")
+    if record["event_type"] not in EVENT_TYPES:
+        return Verdict("unknown_event_type")
+    if (
+        record["device_type"] not in DEVICE_TYPES
+        or record["user_type"] not in USER_TYPES
+        or not (math.isfinite(version) and version == SCHEMA_VERSION)
+        or not _UUID_RE.match(record["event_id"])
+    ):
+        return Verdict("bad_value")
+    moment = parse_timestamp(record["timestamp"])
+    if moment is None or moment < arrival - MAX_EVENT_AGE:
+        return Verdict("bad_timestamp")
+    if moment > arrival + CLOCK_SKEW:
+        return Verdict("future_timestamp")
+    return Verdict(None, moment)
+
+
+def is_valid_event(record: dict, arrival: datetime) -> bool:
+    return classify_line(json.dumps(record), arrival).valid

@@ -1,0 +1,268 @@
+"""Where produced events go: Kinesis Firehose, or a local writer that lays out objects exactly as Firehose does.
+
+Plain Python (no Dagster import) so the producer and ``clickstream ingest`` start fast. The Dagster resources in
+``resources/delivery.py`` build these.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from resources.ids import uuid4_from
+
+# Firehose PutRecordBatch limits (AWS quotas; one place each).
+FIREHOSE_MAX_RECORDS_PER_CALL = 500
+FIREHOSE_MAX_BYTES_PER_CALL = 4 * 1024 * 1024
+FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
+# Firehose's default buffering hints for S3 delivery.
+DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
+DEFAULT_BUFFER_SECONDS = 300
+
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ServiceUnavailableException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "InternalFailure",
+        "InternalFailureException",
+        "RequestTimeout",
+    }
+)
+
+
+class DeliveryError(RuntimeError):
+    """Records could not be delivered; ``undelivered`` says how many."""
+
+    def __init__(self, message: str, undelivered: int):
+        super().__init__(message)
+        self.undelivered = undelivered
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    failed: int = 0
+    retried: int = 0
+    throttled_calls: int = 0
+    calls: int = 0
+    objects: int = 0
+    bytes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def firehose_object_key(prefix: str, stream: str, opened: datetime, object_id: str) -> str:
+    """``<prefix>/YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>``: Firehose's default S3 layout."""
+    return (
+        f"{prefix}/{opened:%Y/%m/%d/%H}/{stream}-1-{opened:%Y-%m-%d-%H-%M-%S}-{object_id}"
+        if prefix
+        else f"{opened:%Y/%m/%d/%H}/{stream}-1-{opened:%Y-%m-%d-%H-%M-%S}-{object_id}"
+    )
+
+
+class Sink(ABC):
+    """Takes records (one JSON line each, without the newline) and delivers them."""
+
+    stats: DeliveryStats
+
+    @abstractmethod
+    def send(self, records: Sequence[str], now: float | None = None) -> None:
+        """Queue records that arrive at ``now`` (epoch seconds; the wall clock when None)."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Deliver everything queued; after it returns, every sent record is acknowledged."""
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+
+
+class LocalFirehoseSink(Sink):
+    """Writes objects under ``<root>/<prefix>/YYYY/MM/DD/HH/`` by arrival time, buffered by size and seconds.
+
+    An object is written to a dot-file and renamed into place, so a reader never sees half an object and a process
+    killed mid-buffer loses only what was never acknowledged. A buffer never spans two arrival hours, so every
+    object belongs to exactly one hourly raw partition.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        prefix: str = "events",
+        stream_name: str = "clickstream-events",
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        buffer_seconds: int = DEFAULT_BUFFER_SECONDS,
+        seed: int | None = None,
+        on_object: Callable[[str, int], None] | None = None,
+    ):
+        self.root = root
+        self.prefix = prefix
+        self.stream_name = stream_name
+        self.buffer_bytes = buffer_bytes
+        self.buffer_seconds = buffer_seconds
+        self.stats = DeliveryStats()
+        self._rng = random.Random(seed) if seed is not None else random.SystemRandom()
+        self._buffer: list[str] = []
+        self._size = 0
+        self._opened: float | None = None
+        self._on_object = on_object
+
+    def send(self, records: Sequence[str], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if self._opened is not None and (
+            now - self._opened >= self.buffer_seconds or int(now // 3600) != int(self._opened // 3600)
+        ):
+            self.flush()
+        if self._opened is None:
+            self._opened = now
+        self._buffer.extend(records)
+        self._size += sum(map(len, records)) + len(records)
+        if self._size >= self.buffer_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            self._opened = None
+            return
+        opened = datetime.fromtimestamp(self._opened, tz=timezone.utc)
+        key = firehose_object_key(self.prefix, self.stream_name, opened, uuid4_from(self._rng))
+        path = os.path.join(self.root, key)
+        data = ("\n".join(self._buffer) + "\n").encode("utf-8", "surrogateescape")
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        self.stats.objects += 1
+        self.stats.calls += 1
+        self.stats.bytes += len(data)
+        self.stats.delivered += len(self._buffer)
+        if self._on_object:
+            self._on_object(key, len(self._buffer))
+        self._buffer = []
+        self._size = 0
+        self._opened = None
+
+
+class FirehoseSink(Sink):
+    """``PutRecordBatch`` in calls of at most 500 records and 4 MiB, retrying exactly the records that failed.
+
+    A call can succeed as a whole and still report per-record failures (``FailedPutCount``), or fail whole with
+    throttling: either way only the undelivered records are sent again, with exponential backoff and full jitter,
+    up to ``max_attempts``. Past that it raises :class:`DeliveryError` saying how many records were not delivered.
+    """
+
+    def __init__(
+        self,
+        client,
+        stream_name: str,
+        max_attempts: int = 8,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ):
+        self.client = client
+        self.stream_name = stream_name
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.stats = DeliveryStats()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self.too_large = 0
+
+    def send(self, records: Sequence[str], now: float | None = None) -> None:
+        for record in records:
+            data = (record + "\n").encode("utf-8", "surrogateescape")
+            if len(data) > FIREHOSE_MAX_RECORD_BYTES:
+                self.too_large += 1
+                self.stats.failed += 1
+                continue
+            if (
+                len(self._pending) == FIREHOSE_MAX_RECORDS_PER_CALL
+                or self._pending_bytes + len(data) > FIREHOSE_MAX_BYTES_PER_CALL
+            ):
+                self._put(self._pending)
+                self._pending, self._pending_bytes = [], 0
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+            self._put(batch)
+        if self.too_large:
+            raise DeliveryError(
+                f"{self.too_large} records are over Firehose's {FIREHOSE_MAX_RECORD_BYTES // 1024} KiB record "
+                "limit and were not sent",
+                self.too_large,
+            )
+
+    def _backoff(self, attempt: int) -> None:
+        self._sleep(self._rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))
+
+    def _put(self, batch: list[bytes]) -> None:
+        from botocore.exceptions import ClientError, EndpointConnectionError
+
+        remaining = batch
+        last_error = ""
+        for attempt in range(self.max_attempts):
+            if attempt:
+                self.stats.retried += len(remaining)
+                self._backoff(attempt)
+            self.stats.calls += 1
+            try:
+                response = self.client.put_record_batch(
+                    DeliveryStreamName=self.stream_name, Records=[{"Data": d} for d in remaining]
+                )
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code not in RETRYABLE_ERRORS:
+                    self.stats.failed += len(remaining)
+                    raise DeliveryError(
+                        f"Firehose refused {len(remaining)} records on stream {self.stream_name}: {code}: "
+                        f"{error.response.get('Error', {}).get('Message', '')}",
+                        len(remaining),
+                    ) from error
+                self.stats.throttled_calls += 1
+                last_error = code
+                continue
+            except EndpointConnectionError as error:
+                self.stats.failed += len(remaining)
+                raise DeliveryError(f"cannot reach Firehose: {error}", len(remaining)) from error
+            results = response.get("RequestResponses", [])
+            if response.get("FailedPutCount", 0) == 0:
+                self.stats.delivered += len(remaining)
+                self.stats.bytes += sum(map(len, remaining))
+                return
+            failed = [d for d, r in zip(remaining, results) if r.get("ErrorCode")]
+            codes = {r["ErrorCode"] for r in results if r.get("ErrorCode")}
+            last_error = ", ".join(sorted(codes))
+            succeeded = len(remaining) - len(failed)
+            self.stats.delivered += succeeded
+            self.stats.bytes += sum(map(len, remaining)) - sum(map(len, failed))
+            remaining = failed
+        self.stats.failed += len(remaining)
+        raise DeliveryError(
+            f"{len(remaining)} records not delivered to Firehose stream {self.stream_name} after "
+            f"{self.max_attempts} attempts (last error: {last_error})",
+            len(remaining),
+        )
