@@ -174,8 +174,8 @@ class Simulator:
         self.sessions = 0
         self.pools: Pools = build_pools(seed, products)
         # The user pool belongs to the seed; the stream of sessions may be offset (live slices).
-        self.rng = random.Random(seed if stream_seed is None else seed * 1_000_003 + stream_seed)
-        pool_rng = random.Random(seed)
+        self.rng = random.Random(f"sessions/{seed}/{stream_seed or 0}")
+        pool_rng = random.Random(f"users/{seed}")
         self._channels, self._channel_cum = _weighted(self.behaviour.channel_weights)
         self._devices, self._device_cum = _weighted(self.behaviour.device_weights)
         self._browsers = {

@@ -1,0 +1,50 @@
+"""Shared fixtures: a real moto server over HTTP on 127.0.0.1, and throwaway warehouses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.request
+
+import pytest
+
+# Never let a test reach real AWS or a developer's credentials.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_server):
+    """The moto server's URL, reset to empty for each test."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
+    return moto_server
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "warehouse"
+    path.mkdir()
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,100 @@
+"""The contract's validator gives each raw line exactly one verdict, the one a user would expect."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from clickstream_assets.contract import EVENT_SCHEMA, FIELDS, REASONS, classify_line
+
+ARRIVAL = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+GOOD = {
+    "event_id": "0b7c4a9e-1f2d-4c3b-8a5e-6f7a8b9c0d1e",
+    "schema_version": 1,
+    "timestamp": "2026-11-01T11:59:58.120Z",
+    "event_type": "add_to_cart",
+    "page": "/product/P000042",
+    "product_id": "P000042",
+    "user_id": "u_00000000002a",
+    "session_id": "7d1f0a4c-2b3e-4f50-9a61-7b8c9d0e1f20",
+    "device_type": "mobile",
+    "browser": "Mobile Safari",
+    "location": "Lyon, FR",
+    "referrer_url": None,
+    "user_type": "returning",
+}
+
+
+def verdict(**changes):
+    record = {**GOOD, **changes}
+    for name, value in changes.items():
+        if value is KeyError:
+            del record[name]
+    return classify_line(json.dumps(record), ARRIVAL).reason
+
+
+def test_a_good_event_is_valid_and_keeps_its_time():
+    result = classify_line(json.dumps(GOOD).encode(), ARRIVAL)
+    assert result.valid
+    assert result.event_time == datetime(2026, 11, 1, 11, 59, 58, 120000, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b"", "malformed_json"),
+        (b'{"event_id": "x"', "malformed_json"),
+        (b"\xff\xfe not utf-8", "malformed_json"),
+        (b"[1, 2, 3]", "malformed_json"),
+        (b'{"schema_version": NaN}', "malformed_json"),
+        (b"null", "malformed_json"),
+    ],
+)
+def test_lines_that_are_not_json_objects_are_malformed(line, reason):
+    assert classify_line(line, ARRIVAL).reason == reason
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"user_id": KeyError}, "missing_field"),
+        ({"session_id": None}, "missing_field"),
+        ({"timestamp": KeyError}, "missing_field"),
+        ({"page": 404}, "bad_type"),
+        ({"schema_version": "1"}, "bad_type"),
+        ({"schema_version": True}, "bad_type"),
+        ({"product_id": 17}, "bad_type"),
+        ({"event_type": "hover"}, "unknown_event_type"),
+        ({"event_type": "VIEW"}, "unknown_event_type"),
+        ({"device_type": "smartwatch"}, "bad_value"),
+        ({"user_type": "vip"}, "bad_value"),
+        ({"schema_version": 2}, "bad_value"),
+        ({"event_id": "not-a-uuid"}, "bad_value"),
+        ({"timestamp": "2026-11-01T11:59:58+02:00"}, "bad_timestamp"),
+        ({"timestamp": "2026-11-01 11:59:58"}, "bad_timestamp"),
+        ({"timestamp": "2026-02-30T10:00:00Z"}, "bad_timestamp"),
+        ({"timestamp": "2026-09-01T10:00:00Z"}, "bad_timestamp"),  # older than 30 days at arrival
+        ({"timestamp": "2026-11-01T12:06:00Z"}, "future_timestamp"),
+        ({"timestamp": "2027-11-01T12:00:00Z"}, "future_timestamp"),
+    ],
+)
+def test_each_problem_gets_its_reason(changes, reason):
+    assert verdict(**changes) == reason
+
+
+def test_optional_fields_may_be_null_or_absent_and_clock_skew_is_tolerated():
+    assert verdict(product_id=None, referrer_url=KeyError) is None
+    assert verdict(timestamp=(ARRIVAL + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ")) is None
+
+
+def test_the_first_problem_in_contract_order_wins():
+    assert verdict(user_id=KeyError, event_type="hover") == "missing_field"
+    assert verdict(event_type="hover", timestamp="yesterday") == "unknown_event_type"
+    assert set(REASONS) >= {"malformed_json", "missing_field", "bad_type", "unknown_event_type", "bad_timestamp",
+                            "future_timestamp"}
+
+
+def test_the_arrow_schema_holds_every_contract_field():
+    stored = set(EVENT_SCHEMA.names)
+    assert {f for f in FIELDS if f != "timestamp"} <= stored
+    assert "event_ts" in stored
