@@ -35,3 +35,24 @@ def ensure_dagster_home(warehouse: Path) -> Path:
         config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def build_resources(profile: str | None = None, warehouse: Path | None = None) -> dict:
+    """The resource set of a profile: the same keys on both, only the twins differ."""
+    from clickstream_assets.settings import PipelineSettings
+    from resources.catalog import LocalCatalog
+    from resources.engine import DuckDBEngine
+    from resources.storage import LocalStorage
+
+    profile = profile or current_profile()
+    warehouse = warehouse or warehouse_path()
+    if profile == "aws":
+        raise NotImplementedError("the aws profile's resources arrive with the AWS profile issue")
+    storage = LocalStorage(warehouse=str(warehouse))
+    catalog = LocalCatalog(warehouse=str(warehouse))
+    return {
+        "storage": storage,
+        "catalog": catalog,
+        "engine": DuckDBEngine(storage=storage, catalog=catalog),
+        "settings": PipelineSettings(),
+    }

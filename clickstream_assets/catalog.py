@@ -1,0 +1,89 @@
+"""``glue/…``: one asset per table, defined by its DDL in ``sql/ddl/``; materializing registers partitions."""
+
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from clickstream_assets.partitions import daily_event, hour_value, hourly_arrival
+from resources.catalog import Catalog, load_ddl
+from resources.storage import Storage
+
+
+def _locations(storage: Storage) -> dict[str, str]:
+    return {"raw": storage.uri("raw"), "processed": storage.uri("processed")}
+
+
+def register(catalog: Catalog, storage: Storage, tables: Sequence[str], values: Sequence[str]) -> dict:
+    """Create or update each table from its DDL, then register the partitions written for it."""
+    metadata: dict = {}
+    for name in tables:
+        table = load_ddl(name, _locations(storage))
+        changed = catalog.ensure_table(table)
+        new = catalog.add_partitions(name, list(values)) if table.partition_keys else 0
+        metadata[f"{name}_location"] = table.location
+        metadata[f"{name}_definition_changed"] = changed
+        metadata[f"{name}_partitions_added"] = new
+        metadata[f"{name}_columns"] = dg.TableSchema(
+            columns=[dg.TableColumn(c.name, c.hive_type) for c in table.columns + table.partition_keys]
+        )
+    return metadata
+
+
+@dg.asset(
+    key=["glue", "raw_events"],
+    group_name="glue",
+    kinds={"glue"},
+    partitions_def=hourly_arrival,
+    deps=[dg.AssetDep(["raw", "events"])],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
+    """Catalog tables over the raw layer: ``raw_events`` (the JSON as delivered, for ad-hoc queries) and
+    ``staged_events`` (every line classified), with one partition per sealed arrival hour."""
+    values = [hour_value(k) for k in context.partition_keys]
+    return dg.MaterializeResult(metadata=register(catalog, storage, ["raw_events", "staged_events"], values))
+
+
+def daily_table_asset(table: str, upstream: list[str], description: str) -> dg.AssetsDefinition:
+    """The catalog table of a daily processed dataset: its DDL, plus a partition per day written."""
+
+    @dg.asset(
+        name=table,
+        key_prefix=["glue"],
+        group_name="glue",
+        kinds={"glue"},
+        partitions_def=daily_event,
+        deps=[dg.AssetDep(upstream)],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=description,
+    )
+    def _table(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=register(catalog, storage, [table], context.partition_keys))
+
+    return _table
+
+
+def whole_table_asset(table: str, upstream: list[str], description: str) -> dg.AssetsDefinition:
+    """The catalog table of an unpartitioned processed dataset, rebuilt whole each time."""
+
+    @dg.asset(
+        name=table,
+        key_prefix=["glue"],
+        group_name="glue",
+        kinds={"glue"},
+        deps=[dg.AssetDep(upstream)],
+        description=description,
+    )
+    def _table(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=register(catalog, storage, [table], []))
+
+    return _table
+
+
+glue_events = daily_table_asset(
+    "events", ["processed", "events"], "Catalog table of the clean events (Parquet, partitioned by dt)."
+)
+glue_quarantine = daily_table_asset(
+    "quarantine", ["processed", "quarantine"], "Catalog table of quarantined lines with their reason codes."
+)

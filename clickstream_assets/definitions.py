@@ -1,0 +1,17 @@
+"""The one ``Definitions``: assembled from one module per layer; resources chosen by the profile."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from clickstream_assets import catalog, events, jobs, raw
+from resources.profile import build_resources, ensure_dagster_home, warehouse_path
+
+ensure_dagster_home(warehouse_path())
+
+defs = dg.Definitions(
+    assets=[raw.raw_events, catalog.glue_raw_events, events.clean_events, catalog.glue_events,
+            catalog.glue_quarantine],
+    jobs=[jobs.seal_hours_job, jobs.build_days_job],
+    resources=build_resources(),
+)

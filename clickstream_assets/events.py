@@ -1,0 +1,129 @@
+"""``processed/events`` and ``processed/quarantine``: every sealed record, clean or quarantined, by event day."""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from clickstream_assets import checks
+from clickstream_assets.ledger import DayLedger, hours_holding, now_iso, read_manifests, write_ledger
+from clickstream_assets.partitions import daily_event
+from clickstream_assets.settings import PipelineSettings
+from resources.engine import Engine
+from resources.storage import Storage
+
+
+def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, days: list[str]):
+    """Rebuild the clean and quarantine partitions of ``days`` from exactly the sealed hours that hold them."""
+    manifests = read_manifests(storage)
+    hours = hours_holding(manifests, days)
+    params = {"first_day": min(days), "last_day": max(days)}
+    staged = {"staged_events": hours}
+    clean = engine.materialize("transform/clean_events.sql", params, "events", days, partitions=staged)
+    quarantined = engine.materialize("transform/quarantine_events.sql", params, "quarantine", days, partitions=staged)
+    counts, _ = engine.query(
+        "transform/day_counts.sql", {**params, "late_arrival_hours": settings.late_arrival_hours}, partitions=staged
+    )
+    reasons, _ = engine.query("checks/quarantine_reasons.sql", params, partitions={"quarantine": days})
+    by_day = {r["dt"].isoformat(): r for r in counts.to_pylist()}
+    reasons_by_day: dict[str, dict[str, int]] = {}
+    for row in reasons.to_pylist():
+        reasons_by_day.setdefault(row["dt"].isoformat(), {})[row["reason"]] = row["records"]
+    built_at = now_iso()
+    ledgers = []
+    for day in days:
+        row = by_day.get(day, {})
+        used = {h: manifests[h].sealed_at for h in hours if manifests[h].by_day.get(day)}
+        ledger = DayLedger(
+            dt=day,
+            built_at=built_at,
+            hours=used,
+            taken=sum(manifests[h].by_day.get(day, 0) for h in used),
+            clean=clean.partitions[day].rows,
+            duplicates=row.get("valid", 0) - row.get("distinct_valid", 0),
+            quarantined=quarantined.partitions[day].rows,
+            late=row.get("late", 0),
+            valid=row.get("valid", 0),
+            reasons=reasons_by_day.get(day, {}),
+        )
+        write_ledger(storage, ledger)
+        ledgers.append(ledger)
+    return ledgers, manifests, clean, quarantined
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["processed", "events"],
+            group_name="processed",
+            kinds={"parquet", "sql"},
+            partitions_def=daily_event,
+            deps=[dg.AssetDep(["glue", "raw_events"])],
+            description=(
+                "Clean events, one Parquet file per UTC day: every sealed record that passed the contract, typed, "
+                "deduplicated by event_id (the earliest arrival wins). A day reads exactly the sealed hours that "
+                "hold its events, however late they arrived; re-running a day replaces it whole."
+            ),
+        ),
+        dg.AssetSpec(
+            ["processed", "quarantine"],
+            group_name="processed",
+            kinds={"parquet", "sql"},
+            partitions_def=daily_event,
+            deps=[dg.AssetDep(["glue", "raw_events"])],
+            description=(
+                "Records that failed the contract, never dropped: reason code, raw text, source object and line. "
+                "Malformed lines belong to the day they arrived."
+            ),
+        ),
+    ],
+    check_specs=checks.EVENT_CHECKS + checks.QUARANTINE_CHECKS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def clean_events(
+    context: dg.AssetExecutionContext, storage: Storage, engine: Engine, settings: PipelineSettings
+) -> Iterator:
+    days = list(context.partition_keys)
+    ledgers, manifests, clean, quarantined = build_days(storage, engine, settings, days)
+    for day, ledger in zip(days, ledgers):
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=checks.EVENTS,
+                partition=day,
+                metadata={"taken": ledger.taken, "clean": ledger.clean, "duplicates": ledger.duplicates,
+                          "quarantined": ledger.quarantined, "late": ledger.late, "hours_read": len(ledger.hours)},
+            )
+        )
+    yield dg.MaterializeResult(
+        asset_key=checks.EVENTS,
+        metadata={
+            "days": len(days),
+            "rows": dg.MetadataValue.int(clean.rows),
+            "bytes": dg.MetadataValue.int(clean.bytes),
+            "duplicates_removed": sum(d.duplicates for d in ledgers),
+            "late_records": sum(d.late for d in ledgers),
+            "hours_read": len({h for d in ledgers for h in d.hours}),
+            **clean.stats.as_metadata(),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=checks.QUARANTINE,
+        metadata={"rows": dg.MetadataValue.int(quarantined.rows), "bytes": dg.MetadataValue.int(quarantined.bytes),
+                  **{f"reason_{k}": v for k, v in _sum_reasons(ledgers).items()}},
+    )
+    yield checks.contract_and_types(engine, storage, days)
+    yield checks.event_id_unique(engine, days)
+    yield checks.counts_reconcile(ledgers)
+    yield checks.quarantine_rate(ledgers, settings.quarantine_rate_threshold)
+    yield checks.session_gaps(engine, days, settings.session_gap_minutes)
+    yield checks.late_records_pending(storage, manifests)
+    yield checks.reasons_known(ledgers)
+
+
+def _sum_reasons(ledgers: list[DayLedger]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for ledger in ledgers:
+        for reason, n in ledger.reasons.items():
+            total[reason] = total.get(reason, 0) + n
+    return dict(sorted(total.items()))

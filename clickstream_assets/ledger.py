@@ -1,0 +1,119 @@
+"""What each sealed arrival hour holds and what each built day took: small JSON records in the processed area.
+
+A seal manifest says exactly which raw objects an hour held when it was sealed and how many of their records
+belong to each event day. A day's ledger says which sealed hours it read and what became of every record.
+Together they decide which hours a day reads and when a day is stale (late records arrived after it was built).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from resources.catalog import check_partition_value
+from resources.storage import Storage
+
+MANIFESTS = "_manifests/raw_events"
+LEDGERS = "_ledger/events"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class SealManifest:
+    arrival_hour: str  # YYYY-MM-DD-HH
+    sealed_at: str
+    objects: list[dict] = field(default_factory=list)  # key, bytes, records
+    records: int = 0
+    bytes: int = 0
+    unparsed: int = 0  # lines that are not a JSON object (reason malformed_json)
+    by_day: dict[str, int] = field(default_factory=dict)  # event day -> records routed to it
+    reasons: dict[str, int] = field(default_factory=dict)  # reason -> records
+    sanitized_objects: int = 0  # objects with bytes that are not UTF-8, escaped before classification
+
+    @property
+    def empty(self) -> bool:
+        return not self.objects
+
+
+@dataclass
+class DayLedger:
+    dt: str
+    built_at: str
+    hours: dict[str, str]  # arrival hour -> sealed_at of the manifest read
+    taken: int  # records the sealed hours routed to this day (from the manifests)
+    clean: int  # rows in the written clean partition
+    duplicates: int  # valid records removed as repeats of an event_id
+    quarantined: int  # rows in the written quarantine partition
+    late: int  # records that arrived after the day closed (end of day + late window)
+    valid: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.taken == self.clean + self.duplicates + self.quarantined
+
+
+def _write_json(storage: Storage, key: str, record: dict) -> None:
+    storage.write_bytes("processed", key, json.dumps(record, indent=1, sort_keys=True).encode())
+
+
+def write_manifest(storage: Storage, manifest: SealManifest) -> None:
+    check_partition_value(manifest.arrival_hour)
+    _write_json(storage, f"{MANIFESTS}/{manifest.arrival_hour}.json", asdict(manifest))
+
+
+def read_manifests(storage: Storage) -> dict[str, SealManifest]:
+    manifests = {}
+    for info in storage.list("processed", MANIFESTS):
+        data = json.loads(storage.read_bytes("processed", info.key))
+        manifests[data["arrival_hour"]] = SealManifest(**data)
+    return manifests
+
+
+def hours_holding(manifests: dict[str, SealManifest], days: list[str]) -> list[str]:
+    """The sealed hours with records for any of ``days``, however late they arrived."""
+    wanted = set(days)
+    return sorted(h for h, m in manifests.items() if wanted & set(m.by_day))
+
+
+def write_ledger(storage: Storage, ledger: DayLedger) -> None:
+    check_partition_value(ledger.dt)
+    _write_json(storage, f"{LEDGERS}/dt={ledger.dt}.json", asdict(ledger))
+
+
+def read_ledger(storage: Storage, dt: str) -> DayLedger | None:
+    key = f"{LEDGERS}/dt={check_partition_value(dt)}.json"
+    if not storage.exists("processed", key):
+        return None
+    return DayLedger(**json.loads(storage.read_bytes("processed", key)))
+
+
+def read_ledgers(storage: Storage) -> dict[str, DayLedger]:
+    ledgers = {}
+    for info in storage.list("processed", LEDGERS):
+        data = json.loads(storage.read_bytes("processed", info.key))
+        ledgers[data["dt"]] = DayLedger(**data)
+    return ledgers
+
+
+def stale_days(storage: Storage, manifests: dict[str, SealManifest] | None = None) -> dict[str, list[str]]:
+    """Built days that sealed hours have records for which the build did not read: day -> those hours."""
+    manifests = read_manifests(storage) if manifests is None else manifests
+    stale: dict[str, list[str]] = {}
+    for dt, ledger in read_ledgers(storage).items():
+        for hour, manifest in manifests.items():
+            if manifest.by_day.get(dt) and ledger.hours.get(hour) != manifest.sealed_at:
+                stale.setdefault(dt, []).append(hour)
+    return stale
+
+
+def day_is_complete(dt: str, manifests: dict[str, SealManifest], late_arrival_hours: int) -> bool:
+    """Every arrival hour through the end of the day plus the late window has been sealed."""
+    day = date.fromisoformat(dt)
+    start = datetime(day.year, day.month, day.day)
+    hours = int(24 + late_arrival_hours)
+    return all((start + timedelta(hours=h)).strftime("%Y-%m-%d-%H") in manifests for h in range(hours))

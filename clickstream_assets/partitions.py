@@ -1,0 +1,24 @@
+"""The two calendars: arrival hours for raw data, event days for everything built from it."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import dagster as dg
+
+# The first day the calendar holds; events before it are quarantined (no partition exists to hold them).
+CALENDAR_START = os.environ.get("CLICKSTREAM_START_DATE", "2026-11-01")
+date.fromisoformat(CALENDAR_START)
+
+hourly_arrival = dg.HourlyPartitionsDefinition(start_date=f"{CALENDAR_START}-00:00")
+daily_event = dg.DailyPartitionsDefinition(start_date=CALENDAR_START)
+
+
+def hour_value(partition_key: str) -> str:
+    """Dagster's hourly key ``2026-11-01-10:00`` as stored in paths and catalogs: ``2026-11-01-10``."""
+    return partition_key[:13]
+
+
+def hour_key(value: str) -> str:
+    return f"{value}:00"

@@ -1,0 +1,163 @@
+"""Sealing arrival hours: take exactly the objects an hour holds, classify every line once, write the manifest.
+
+Lines are split by pyarrow (exact newline semantics, line numbers for free, no CSV quoting rules), then
+``sql/transform/stage_raw.sql`` classifies them. Hours are processed in chunks of bounded raw bytes so memory
+stays flat however many hours a backfill covers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from clickstream_assets.ledger import SealManifest, now_iso, write_manifest
+from resources.catalog import check_partition_value
+from resources.engine import Engine, QueryStats
+from resources.storage import ObjectInfo, Storage
+
+RAW_PREFIX = "events"
+CHUNK_BYTES = 256 * 1024 * 1024
+OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
+
+LINES_SCHEMA = pa.schema(
+    [
+        ("source_object", pa.string()),
+        ("line_number", pa.int64()),
+        ("line", pa.large_string()),
+        ("arrival_hour", pa.string()),
+        ("arrival_ts", pa.timestamp("us")),
+    ]
+)
+
+
+def hour_prefix(arrival_hour: str) -> str:
+    y, m, d, h = check_partition_value(arrival_hour).split("-")
+    return f"{RAW_PREFIX}/{y}/{m}/{d}/{h}/"
+
+
+def arrival_of(key: str) -> datetime:
+    """The arrival time Firehose writes into the object name: ``<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>``."""
+    match = OBJECT_TIME.search(key)
+    if not match:
+        raise ValueError(f"{key} is not named like a Firehose object (<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>)")
+    return datetime.strptime(match.group(1), "%Y-%m-%d-%H-%M-%S")
+
+
+def split_lines(key: str, arrival_hour: str, data: bytes) -> tuple[pa.RecordBatch, bool]:
+    """One row per line of an object. Bytes that are not UTF-8 are escaped (``\\xNN``): the line stays
+    malformed JSON and is quarantined with its content visible, rather than failing the whole object."""
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    sanitized = False
+    lines = pc.split_pattern(pa.array([data], pa.large_binary()), b"\n").flatten()
+    try:
+        lines = lines.cast(pa.large_string())  # validates UTF-8
+    except pa.ArrowInvalid:
+        sanitized = True
+        lines = pa.array(
+            [line.decode("utf-8", errors="backslashreplace") for line in data.split(b"\n")], pa.large_string()
+        )
+    n = len(lines)
+    batch = pa.record_batch(
+        [
+            pa.repeat(pa.scalar(key, pa.string()), n),
+            pa.array(range(1, n + 1), pa.int64()),
+            lines,
+            pa.repeat(pa.scalar(arrival_hour, pa.string()), n),
+            pa.repeat(pa.scalar(arrival_of(key), pa.timestamp("us")), n),
+        ],
+        schema=LINES_SCHEMA,
+    )
+    return batch, sanitized
+
+
+@dataclass
+class SealResult:
+    manifests: list[SealManifest]
+    stats: QueryStats
+    staged_bytes: int
+
+
+def _chunks(listing: dict[str, list[ObjectInfo]]) -> Iterator[list[str]]:
+    chunk, size = [], 0
+    for hour in sorted(listing):
+        hour_bytes = sum(o.size for o in listing[hour])
+        if chunk and size + hour_bytes > CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(hour)
+        size += hour_bytes
+    if chunk:
+        yield chunk
+
+
+def seal_hours(
+    storage: Storage,
+    engine: Engine,
+    hours: list[str],
+    calendar_start: str,
+    log: Callable[[str], None] = lambda _: None,
+) -> SealResult:
+    """Seal each arrival hour: stage its lines (replacing any earlier staging whole) and write its manifest."""
+    listing = {h: storage.list("raw", hour_prefix(h)) for h in hours}
+    manifests: list[SealManifest] = []
+    total = QueryStats(engine="")
+    staged_bytes = 0
+    for chunk in _chunks(listing):
+        batches, sanitized, per_object = [], {}, {}
+        for hour in chunk:
+            for info in listing[hour]:
+                batch, was_sanitized = split_lines(info.key, hour, storage.read_bytes("raw", info.key))
+                batches.append(batch)
+                per_object[info.key] = batch.num_rows
+                sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
+        lines = pa.Table.from_batches(batches, schema=LINES_SCHEMA)
+        written = engine.materialize(
+            "transform/stage_raw.sql",
+            {"calendar_start": calendar_start},
+            target="staged_events",
+            partition_values=chunk,
+            inputs={"raw_lines": lines},
+        )
+        counts, _ = engine.query(
+            "transform/hour_counts.sql", {}, partitions={"staged_events": chunk}
+        )
+        total.engine = written.stats.engine
+        total.seconds += written.stats.seconds
+        total.bytes_scanned += written.stats.bytes_scanned
+        staged_bytes += written.bytes
+        by_hour: dict[str, SealManifest] = {}
+        sealed_at = now_iso()
+        for hour in chunk:
+            objects = [{"key": o.key, "bytes": o.size, "records": per_object[o.key]} for o in listing[hour]]
+            by_hour[hour] = SealManifest(
+                arrival_hour=hour,
+                sealed_at=sealed_at,
+                objects=objects,
+                records=sum(o["records"] for o in objects),
+                bytes=sum(o["bytes"] for o in objects),
+                sanitized_objects=sanitized.get(hour, 0),
+            )
+        for row in counts.to_pylist():
+            manifest = by_hour[row["arrival_hour"]]
+            day = row["route_dt"].isoformat()
+            manifest.by_day[day] = manifest.by_day.get(day, 0) + row["records"]
+            if row["reason"]:
+                manifest.reasons[row["reason"]] = manifest.reasons.get(row["reason"], 0) + row["records"]
+        for hour in chunk:
+            manifest = by_hour[hour]
+            staged = sum(manifest.by_day.values())
+            if staged != manifest.records:
+                raise RuntimeError(
+                    f"arrival hour {hour}: {manifest.records} lines in raw objects but {staged} staged"
+                )
+            manifest.unparsed = manifest.reasons.get("malformed_json", 0)
+            write_manifest(storage, manifest)
+            manifests.append(manifest)
+        log(f"sealed {len(chunk)} hours: {sum(m.records for m in by_hour.values()):,} records")
+    return SealResult(manifests, total, staged_bytes)

@@ -1,0 +1,18 @@
+"""Pipeline settings a user tunes, one resource so every asset and check reads the same figures."""
+
+
+import dagster as dg
+
+from clickstream_assets.partitions import CALENDAR_START
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Thresholds and windows: defaults suit a shop; set them in the UI's launchpad or the environment."""
+
+    calendar_start: str = CALENDAR_START
+    # A day counts as complete once its arrival hours plus this many later ones are sealed.
+    late_arrival_hours: int = 6
+    # Warn when more than this share of a day's records is quarantined.
+    quarantine_rate_threshold: float = 0.02
+    # Sessions are keyed by the session_id sent; flag sessions idle longer than this inside.
+    session_gap_minutes: int = 30

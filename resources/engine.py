@@ -1,0 +1,299 @@
+"""Runs the SQL files of ``sql/`` (Athena dialect) and writes partitions whole. DuckDB here, Athena on AWS.
+
+Parameters are named in the SQL (``:first_day``), validated here, and bound by the engine, never pasted in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from resources.catalog import SQL_ROOT, Catalog, TableDef, check_identifier, check_partition_value, load_ddl
+from resources.storage import Storage
+
+DATE_PARAM = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+INT_PARAM = re.compile(r"^-?[0-9]{1,9}$")
+SQL_FILE = re.compile(r"^[a-z_]+/[a-z0-9_]+\.sql$")
+
+
+def load_sql(sql_file: str) -> str:
+    if not SQL_FILE.match(sql_file):
+        raise ValueError(f"{sql_file!r} is not a file of sql/ like models/sessions.sql")
+    return (SQL_ROOT / sql_file).read_text()
+
+
+def check_params(params: Mapping[str, object]) -> dict[str, str]:
+    """Dates must be real YYYY-MM-DD days and counts whole numbers: nothing else reaches the SQL."""
+    checked = {}
+    for name, value in params.items():
+        check_identifier(name)
+        text = str(value)
+        if name.endswith(("_day", "_start")):
+            if not DATE_PARAM.match(text):
+                raise ValueError(f"parameter {name}={text!r} is not a date like 2026-11-01")
+            date.fromisoformat(text)
+        elif not INT_PARAM.match(text):
+            raise ValueError(f"parameter {name}={text!r} is not a whole number")
+        checked[name] = text
+    return checked
+
+
+def _literal(path: str) -> str:
+    """A file path we made ourselves (warehouse + validated names), quoted for DuckDB statements."""
+    return "'" + path.replace("'", "''") + "'"
+
+
+def _whole_numbers(table: pa.Table) -> pa.Table:
+    """DuckDB sums and counts can come back as 128-bit decimals; Athena gives bigint. Match Athena."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_decimal(column.type) and column.type.scale == 0:
+            table = table.set_column(i, column.name, table.column(i).cast(pa.int64()))
+    return table
+
+
+def referenced_tables(tree: exp.Expression) -> set[str]:
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table)} - ctes
+
+
+@dataclass
+class QueryStats:
+    engine: str
+    seconds: float = 0.0
+    bytes_scanned: int = 0
+    files_scanned: int = 0
+    rows: int = 0
+    estimated: bool = True  # local figures come from file sizes, not a bill
+
+    def as_metadata(self) -> dict:
+        label = " (estimate)" if self.estimated else ""
+        return {
+            "engine": self.engine,
+            "query_seconds": round(self.seconds, 3),
+            f"bytes_scanned{label}": dg.MetadataValue.int(self.bytes_scanned),
+            "files_scanned": self.files_scanned,
+        }
+
+
+@dataclass
+class PartitionWrite:
+    rows: int
+    bytes: int
+    uri: str
+
+
+@dataclass
+class WriteResult:
+    stats: QueryStats
+    partitions: dict[str, PartitionWrite] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.partitions.values())
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.bytes for p in self.partitions.values())
+
+
+class Engine(dg.ConfigurableResource, ABC):
+    """Runs a SQL file from ``sql/`` and reports what it cost."""
+
+    @abstractmethod
+    def query(
+        self,
+        sql_file: str,
+        params: Mapping[str, object],
+        partitions: Mapping[str, Sequence[str]] | None = None,
+        inputs: Mapping[str, pa.Table] | None = None,
+    ) -> tuple[pa.Table, QueryStats]:
+        """Small results (counts, checks, previews) as an Arrow table."""
+
+    @abstractmethod
+    def materialize(
+        self,
+        sql_file: str,
+        params: Mapping[str, object],
+        target: str,
+        partition_values: Sequence[str],
+        partitions: Mapping[str, Sequence[str]] | None = None,
+        inputs: Mapping[str, pa.Table] | None = None,
+    ) -> WriteResult:
+        """Replace each of ``partition_values`` of ``target`` whole with the query's rows (the catalog's
+        ``glue/…`` assets register them).
+
+        Every requested partition is written, empty or not, so a re-run never leaves an old version behind; a row
+        for a partition that was not requested is an error, so nothing is silently dropped.
+        """
+
+
+class DuckDBEngine(Engine):
+    """Local twin: transpiles the Athena SQL with sqlglot and runs it in DuckDB over the catalog's files."""
+
+    storage: Storage
+    catalog: Catalog
+    threads: int = 2
+    memory_limit: str = "4GB"
+
+    def _connect(self):
+        import duckdb
+
+        con = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit})
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET preserve_insertion_order = true")
+        root = self.storage.local_root
+        spill = os.path.join(root, "tmp", "duckdb") if root else tempfile.gettempdir()
+        os.makedirs(spill, exist_ok=True)
+        con.execute(f"SET temp_directory = {_literal(spill)}")
+        return con
+
+    def _scratch(self) -> str:
+        root = self.storage.local_root
+        path = os.path.join(root, "tmp") if root else tempfile.gettempdir()
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def _prepare(self, con, sql_file, params, partitions, inputs) -> tuple[str, dict, QueryStats]:
+        tree = sqlglot.parse_one(load_sql(sql_file), read="athena")
+        checked = check_params(params)
+        for placeholder in list(tree.find_all(exp.Placeholder)):
+            if placeholder.name not in checked:
+                raise ValueError(f"{sql_file} needs parameter :{placeholder.name}")
+            placeholder.replace(exp.var(f"${placeholder.name}"))
+        stats = QueryStats(engine="duckdb")
+        for name in sorted(referenced_tables(tree)):
+            if inputs and name in inputs:
+                con.register(name, inputs[name])
+                stats.bytes_scanned += inputs[name].nbytes
+                continue
+            if partitions and name in partitions:
+                self._bind_table(con, self.table_def(name), list(partitions[name]), stats)
+                continue
+            table = self.catalog.table(name)
+            if table is None:
+                raise LookupError(f"table {name} is not in the catalog: materialize glue/{name} first")
+            self._bind_table(con, table, self.catalog.partitions(name), stats)
+        sql = tree.sql("duckdb")
+        used = {p for p in checked if f"${p}" in sql}
+        return sql, {k: v for k, v in checked.items() if k in used}, stats
+
+    def table_def(self, name: str) -> TableDef:
+        """The table as its DDL defines it, located in this profile's buckets."""
+        return load_ddl(name, {"raw": self.storage.uri("raw"), "processed": self.storage.uri("processed")})
+
+    def _bind_table(self, con, table: TableDef, values: list[str], stats: QueryStats) -> None:
+        fs = self.storage.filesystem()
+        files, sizes = [], 0
+        locations = [table.partition_location(v) for v in values] if table.partition_keys else [table.location]
+        for location in locations:
+            path = self.storage.resolve(f"{location.rstrip('/')}/part-0.parquet")
+            info = fs.get_file_info(path)
+            if info.size is not None and info.type.name == "File":
+                files.append(path)
+                sizes += info.size
+        stats.files_scanned += len(files)
+        stats.bytes_scanned += sizes
+        column = table.partition_column
+        if not files:
+            cols = [*table.columns, *table.partition_keys]
+            select = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {check_identifier(c.name)}" for c in cols)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {check_identifier(table.name)} AS SELECT {select} WHERE false")
+            return
+        hive_types = {p.name: p.duckdb_type for p in table.partition_keys}
+        if not table.partition_keys:
+            view = f"SELECT * FROM read_parquet({_literal(files[0])})" if self.storage.local_root else None
+            if view:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {check_identifier(table.name)} AS {view}")
+            else:
+                import pyarrow.dataset as ds
+
+                con.register(check_identifier(table.name), ds.dataset(files, filesystem=fs, format="parquet"))
+            return
+        if self.storage.local_root:
+            listed = ", ".join(_literal(f) for f in files)
+            types = ", ".join(f"{_literal(check_identifier(k))}: {_literal(v)}" for k, v in hive_types.items())
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {check_identifier(table.name)} AS SELECT * FROM read_parquet("
+                f"[{listed}], hive_partitioning = true, hive_types = {{{types}}})"
+            )
+            return
+        import pyarrow.dataset as ds
+
+        base = self.storage.resolve(table.location)
+        part_type = pa.date32() if hive_types.get(column) == "DATE" else pa.string()
+        dataset = ds.dataset(
+            files,
+            filesystem=fs,
+            format="parquet",
+            partitioning=ds.partitioning(pa.schema([(column, part_type)]), flavor="hive"),
+            partition_base_dir=base,
+        )
+        con.register(check_identifier(table.name), dataset)
+
+    def query(self, sql_file, params, partitions=None, inputs=None):
+        started = time.perf_counter()
+        con = self._connect()
+        try:
+            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs)
+            table = _whole_numbers(con.sql(sql, params=bound).to_arrow_table())
+        finally:
+            con.close()
+        stats.seconds = time.perf_counter() - started
+        stats.rows = table.num_rows
+        return table, stats
+
+    def materialize(self, sql_file, params, target, partition_values, partitions=None, inputs=None):
+        started = time.perf_counter()
+        table = self.table_def(target)
+        whole = not table.partition_column
+        values = ["all"] if whole else [check_partition_value(v) for v in partition_values]
+        # An unpartitioned table is one "partition": the whole table, replaced at once.
+        column = "'all'" if whole else table.partition_column
+        select = ", ".join(f"CAST({check_identifier(c.name)} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+        con = self._connect()
+        result = WriteResult(QueryStats(engine="duckdb"))
+        try:
+            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs)
+            con.execute(f"CREATE TEMP TABLE __result AS {sql}", bound)
+            counts = dict(con.execute(f"SELECT CAST({column} AS VARCHAR), count(*) FROM __result GROUP BY 1").fetchall())
+            stray = sorted(set(counts) - set(values), key=str)
+            if stray:
+                raise RuntimeError(
+                    f"{sql_file} returned rows for {target} partitions {stray[:5]} outside the ones being written "
+                    f"({values[0]}..{values[-1]}): refusing to drop them"
+                )
+            scratch = self._scratch()
+            codec = table.properties.get("parquet.compression", "ZSTD").lower()
+            if codec not in ("zstd", "snappy", "gzip", "uncompressed"):
+                raise ValueError(f"{target}: unsupported parquet.compression {codec}")
+            for value in values:
+                tmp = os.path.join(scratch, f".{target}-{value}-{uuid.uuid4().hex}.parquet")
+                con.execute(
+                    f"COPY (SELECT {select} FROM __result WHERE CAST({column} AS VARCHAR) = $value) "
+                    f"TO {_literal(tmp)} (FORMAT parquet, COMPRESSION {codec})",
+                    {"value": value},
+                )
+                size = Path(tmp).stat().st_size
+                location = table.location.rstrip("/") if whole else table.partition_location(value)
+                uri = f"{location}/part-0.parquet"
+                self.storage.put_uri(uri, local_file=tmp)
+                result.partitions[value] = PartitionWrite(counts.get(value, 0), size, uri)
+            stats.rows = sum(counts.values())
+        finally:
+            con.close()
+        stats.seconds = time.perf_counter() - started
+        result.stats = stats
+        return result

@@ -1,0 +1,162 @@
+"""The two buckets (raw and processed): folders under the warehouse locally, S3 on AWS; pyarrow.fs for both."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import dagster as dg
+import pyarrow.fs as pafs
+
+AREAS = ("raw", "processed")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class Storage(dg.ConfigurableResource, ABC):
+    """Reads, lists and atomically writes objects in the raw and processed areas."""
+
+    @abstractmethod
+    def filesystem(self) -> pafs.FileSystem: ...
+
+    @abstractmethod
+    def uri(self, area: str, key: str = "") -> str:
+        """What catalogs store: ``file:///…/processed/events`` or ``s3://bucket/events``."""
+
+    @abstractmethod
+    def resolve(self, uri: str) -> str:
+        """The filesystem path of a URI this storage made."""
+
+    @property
+    def local_root(self) -> str | None:
+        return None
+
+    def path(self, area: str, key: str = "") -> str:
+        return self.resolve(self.uri(area, key))
+
+    def list(self, area: str, prefix: str) -> list[ObjectInfo]:
+        """Objects under ``prefix``, skipping dot- and underscore-files (writers' temp files)."""
+        fs, base = self.filesystem(), self.path(area)
+        selector = pafs.FileSelector(self.path(area, prefix), recursive=True, allow_not_found=True)
+        found = []
+        for info in fs.get_file_info(selector):
+            name = info.base_name
+            if info.type == pafs.FileType.File and not name.startswith((".", "_")):
+                found.append(ObjectInfo(info.path[len(base) :].lstrip("/"), info.size))
+        return sorted(found, key=lambda o: o.key)
+
+    def exists(self, area: str, key: str) -> bool:
+        return self.filesystem().get_file_info(self.path(area, key)).type == pafs.FileType.File
+
+    def read_bytes(self, area: str, key: str) -> bytes:
+        with self.filesystem().open_input_stream(self.path(area, key)) as stream:
+            return stream.read()
+
+    def write_bytes(self, area: str, key: str, data: bytes) -> None:
+        self.put_uri(self.uri(area, key), data=data)
+
+    def put_uri(self, uri: str, data: bytes | None = None, local_file: str | None = None) -> None:
+        """Replace one object whole: readers see the old version or the new one, never a mix.
+
+        Locally: write a dot-file beside it and rename (atomic on one filesystem). On S3: a single PUT (or a
+        multipart upload, visible only when complete) is atomic by itself.
+        """
+        fs, target = self.filesystem(), self.resolve(uri)
+        parent = target.rsplit("/", 1)[0]
+        fs.create_dir(parent, recursive=True)
+        if isinstance(fs, pafs.LocalFileSystem):
+            tmp = f"{parent}/.{target.rsplit('/', 1)[1]}.{uuid.uuid4().hex}.tmp"
+            if local_file is not None:
+                os.replace(local_file, tmp) if _same_device(local_file, parent) else _copy(local_file, tmp)
+            else:
+                with open(tmp, "wb") as handle:
+                    handle.write(data)
+            os.replace(tmp, target)
+            return
+        with fs.open_output_stream(target) as out:
+            if local_file is not None:
+                with open(local_file, "rb") as handle:
+                    while chunk := handle.read(8 << 20):
+                        out.write(chunk)
+            else:
+                out.write(data)
+
+    def delete(self, area: str, key: str) -> None:
+        try:
+            self.filesystem().delete_file(self.path(area, key))
+        except FileNotFoundError:
+            pass
+
+
+def _same_device(a: str, b: str) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
+
+
+def _copy(src: str, dst: str) -> None:
+    with open(src, "rb") as i, open(dst, "wb") as o:
+        while chunk := i.read(8 << 20):
+            o.write(chunk)
+    os.unlink(src)
+
+
+class LocalStorage(Storage):
+    """Local twin: ``<warehouse>/raw`` and ``<warehouse>/processed`` stand in for the buckets."""
+
+    warehouse: str
+
+    def filesystem(self) -> pafs.FileSystem:
+        return pafs.LocalFileSystem()
+
+    @property
+    def local_root(self) -> str:
+        return self.warehouse
+
+    def uri(self, area: str, key: str = "") -> str:
+        if area not in AREAS:
+            raise ValueError(f"unknown storage area {area!r}")
+        return f"file://{self.warehouse}/{area}" + (f"/{key}" if key else "")
+
+    def resolve(self, uri: str) -> str:
+        parsed = urlparse(uri)
+        if parsed.scheme != "file":
+            raise ValueError(f"{uri} is not in the local warehouse")
+        return parsed.path.rstrip("/") if parsed.path != "/" else "/"
+
+
+class S3Storage(Storage):
+    """AWS twin: the raw and processed buckets, through ``pyarrow.fs.S3FileSystem``."""
+
+    raw_bucket: str
+    processed_bucket: str
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def filesystem(self) -> pafs.FileSystem:
+        from resources.aws import endpoint_url, region
+
+        endpoint = endpoint_url(self.endpoint_url)
+        options = {"region": region(self.region)}
+        if endpoint:
+            parsed = urlparse(endpoint)
+            options.update(endpoint_override=parsed.netloc, scheme=parsed.scheme or "http")
+        return pafs.S3FileSystem(**options)
+
+    def uri(self, area: str, key: str = "") -> str:
+        bucket = {"raw": self.raw_bucket, "processed": self.processed_bucket}[area]
+        return f"s3://{bucket}" + (f"/{key}" if key else "")
+
+    def resolve(self, uri: str) -> str:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3":
+            raise ValueError(f"{uri} is not an S3 URI")
+        return f"{parsed.netloc}{parsed.path}".rstrip("/")

@@ -1,0 +1,28 @@
+-- Every raw line of each sealed arrival hour, classified once: typed when valid, with a reason code when not.
+-- Internal to the pipeline: processed/events and processed/quarantine read it by the hours each day needs.
+CREATE EXTERNAL TABLE IF NOT EXISTS staged_events (
+    source_object STRING,
+    line_number BIGINT,
+    arrival_ts TIMESTAMP,
+    reason STRING,
+    route_dt DATE,
+    event_id STRING,
+    schema_version INT,
+    event_ts TIMESTAMP,
+    event_type STRING,
+    page STRING,
+    product_id STRING,
+    user_id STRING,
+    session_id STRING,
+    device_type STRING,
+    browser STRING,
+    location STRING,
+    referrer_url STRING,
+    user_type STRING,
+    raw_line STRING
+)
+PARTITIONED BY (arrival_hour STRING)
+STORED AS PARQUET
+LOCATION '{processed}/staged_events/'
+-- Written once and read a few times: Snappy writes twice as fast as ZSTD here, and size matters less.
+TBLPROPERTIES ('parquet.compression' = 'SNAPPY')
