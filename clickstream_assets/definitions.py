@@ -7,11 +7,18 @@ import dagster as dg
 from clickstream_assets import catalog, events, jobs, raw
 from resources.profile import build_resources, ensure_dagster_home, warehouse_path
 
-ensure_dagster_home(warehouse_path())
+ASSETS = [
+    raw.raw_events,
+    catalog.glue_raw_events,
+    events.clean_events,
+    catalog.glue_events,
+    catalog.glue_quarantine,
+]
 
-defs = dg.Definitions(
-    assets=[raw.raw_events, catalog.glue_raw_events, events.clean_events, catalog.glue_events,
-            catalog.glue_quarantine],
-    jobs=[jobs.seal_hours_job, jobs.build_days_job],
-    resources=build_resources(),
-)
+
+def build_definitions(resources: dict) -> dg.Definitions:
+    return dg.Definitions(assets=ASSETS, jobs=[jobs.seal_hours_job, jobs.build_days_job], resources=resources)
+
+
+ensure_dagster_home(warehouse_path())
+defs = build_definitions(build_resources())

@@ -7,10 +7,10 @@ own buffering by size and seconds decides the objects, as Firehose's buffering h
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 import json
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone

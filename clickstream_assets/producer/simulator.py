@@ -14,9 +14,9 @@ import heapq
 import math
 import random
 from bisect import bisect
-from itertools import accumulate
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from itertools import accumulate
 
 from clickstream_assets.contract import CHECKOUT_PAGE, CONFIRMATION_PAGE, PRODUCT_PAGE_PREFIX, SCHEMA_VERSION
 from clickstream_assets.producer.pools import (

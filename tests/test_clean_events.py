@@ -1,0 +1,126 @@
+"""Raw hours sealed, clean events and quarantine built through the real Definitions on a real instance."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+
+import pyarrow.parquet as pq
+import pytest
+
+from clickstream_assets.contract import FIELDS
+from clickstream_assets.ledger import read_ledgers, read_manifests, stale_days
+from clickstream_assets.producer.simulator import Mess
+from resources.catalog import load_ddl
+from resources.engine import check_params
+from tests.pipeline import Pipeline
+from tests.support import raw_lines
+
+START = date(2026, 11, 2)
+MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01, late_rate=0.02, future_rate=0.005)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    pipeline = Pipeline(tmp_path_factory.mktemp("warehouse"))
+    summary = pipeline.produce(START, 3, 4_000, mess=MESS)
+    sealed = pipeline.seal(START, date(2026, 11, 4))
+    # The day after too: records arriving after midnight (late, or with bad timestamps) belong to it.
+    days = pipeline.build("2026-11-02", "2026-11-05")
+    return pipeline, summary, sealed, days
+
+
+def rows(pipeline, table, days):
+    return [r for d in days for r in pq.read_table(pipeline.parquet(table, d)).to_pylist()]
+
+
+def test_a_four_day_backfill_is_one_run_and_every_blocking_check_passes(built):
+    pipeline, _, sealed, days = built
+    assert sealed.success and days.success, (sealed.error, days.error)
+    assert days.blocking_failed == []
+    assert all(days.checks.values()), days.checks
+    runs = [r for r in pipeline.instance.get_runs() if r.tags.get("clickstream/step") == "days"]
+    assert len(runs) == 1
+    partitions = pipeline.instance.get_materialized_partitions(
+        __import__("dagster").AssetKey(["processed", "events"])
+    )
+    assert partitions == {"2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"}
+
+
+def test_quarantine_holds_exactly_the_injected_mess_with_the_right_reasons(built):
+    pipeline, summary, _, _ = built
+    quarantined = rows(pipeline, "quarantine", pipeline.days(START, 4))
+    by_reason = Counter(r["reason"] for r in quarantined)
+    expected = {k: v for k, v in summary.injected_malformed.items() if v}
+    expected["future_timestamp"] = summary.injected_future
+    assert dict(by_reason) == expected
+    assert all(r["raw_line"] and r["source_object"].startswith("events/2026/11/") for r in quarantined)
+
+
+def test_duplicates_are_removed_exactly_and_every_event_is_kept_once(built):
+    pipeline, summary, _, _ = built
+    clean = rows(pipeline, "events", pipeline.days(START, 4))
+    ids = [r["event_id"] for r in clean]
+    assert len(ids) == len(set(ids))
+    ledgers = read_ledgers(pipeline.resources["storage"])
+    assert sum(d.duplicates for d in ledgers.values()) == summary.injected_duplicates
+    # The producer's events that fall on these three days, each exactly once.
+    assert len(clean) == summary.produced
+    for ledger in ledgers.values():
+        assert ledger.taken == ledger.clean + ledger.duplicates + ledger.quarantined
+
+
+def test_clean_parquet_has_the_ddl_columns_and_types(built):
+    pipeline, _, _, _ = built
+    table = load_ddl("events", {"raw": "file:///r", "processed": "file:///p"})
+    schema = pq.read_schema(pipeline.parquet("events", "2026-11-03"))
+    assert schema.names == [c.name for c in table.columns]
+    assert str(schema.field("event_ts").type) == "timestamp[us]"
+    assert {f for f in FIELDS if f != "timestamp"} <= set(schema.names)
+
+
+def test_rerunning_a_day_three_times_changes_nothing(built):
+    pipeline, _, _, _ = built
+    before = (pipeline.digest("events", "2026-11-03"), pipeline.digest("quarantine", "2026-11-03"))
+    for _ in range(3):
+        assert pipeline.build("2026-11-03").success
+        assert (pipeline.digest("events", "2026-11-03"), pipeline.digest("quarantine", "2026-11-03")) == before
+
+
+def test_seal_manifests_name_every_object_and_count_every_line(built):
+    pipeline, summary, _, _ = built
+    manifests = read_manifests(pipeline.resources["storage"])
+    assert sum(m.records for m in manifests.values()) == summary.records_sent
+    assert sum(len(m.objects) for m in manifests.values()) == summary.objects
+    assert sum(m.unparsed for m in manifests.values()) == summary.injected_malformed["malformed_json"]
+    empty = [m for m in manifests.values() if m.empty]
+    assert all(m.records == 0 and not m.by_day for m in empty)
+
+
+def test_late_records_mark_their_day_stale_and_a_rebuild_takes_them_in(tmp_path):
+    pipeline = Pipeline(tmp_path / "warehouse")
+    summary = pipeline.produce(START, 1, 3_000, mess=Mess(late_rate=0.2))
+    # Seal the day and only three hours after it, build, then seal the rest: late records arrive after the build.
+    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 3, 2)).success
+    first = pipeline.build("2026-11-02")
+    assert first.success
+    early = pq.read_metadata(pipeline.parquet("events", "2026-11-02")).num_rows
+    assert pipeline.seal_hours(datetime(2026, 11, 3, 3), datetime(2026, 11, 3, 23)).success
+    storage = pipeline.resources["storage"]
+    assert "2026-11-02" in stale_days(storage)
+    second = pipeline.build("2026-11-02")
+    assert second.success and second.checks["processed/events:late_records_pending"]
+    full = pq.read_metadata(pipeline.parquet("events", "2026-11-02")).num_rows
+    produced_on_day = {
+        json.loads(line)["event_id"] for obj, line in raw_lines(pipeline.warehouse)
+        if json.loads(line)["timestamp"].startswith("2026-11-02")
+    }
+    assert early < full == len(produced_on_day)
+    assert read_ledgers(storage)["2026-11-02"].late > 0 and summary.injected_late > 0
+
+
+@pytest.mark.parametrize("bad", ["2026-11-02'; DROP TABLE events; --", "2026-13-45", "1 OR 1=1", ""])
+def test_partition_values_are_validated_before_they_reach_sql(bad):
+    with pytest.raises(ValueError):
+        check_params({"first_day": bad})
