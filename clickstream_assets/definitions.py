@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from clickstream_assets import catalog, events, jobs, raw
+from clickstream_assets import catalog, events, jobs, models, raw
 from resources.profile import build_resources, ensure_dagster_home, warehouse_path
 
 ASSETS = [
@@ -13,6 +13,8 @@ ASSETS = [
     events.clean_events,
     catalog.glue_events,
     catalog.glue_quarantine,
+    *models.model_assets,
+    *models.model_tables,
 ]
 
 

@@ -108,7 +108,7 @@ def sessions_of(records):
 def test_a_user_is_new_only_in_their_first_session(clean_run):
     _, _, records = clean_run
     by_user = defaultdict(list)
-    for sid, events in sessions_of(records).items():
+    for _sid, events in sessions_of(records).items():
         by_user[events[0]["user_id"]].append((events[0]["timestamp"], events[0]["user_type"]))
     new_users = 0
     for visits in by_user.values():

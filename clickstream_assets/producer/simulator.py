@@ -226,7 +226,7 @@ class Simulator:
     def _new_user(self, rng: random.Random) -> User:
         device = self._devices[bisect(self._device_cum, rng.random())]
         location = self.pools.locations[bisect(self._location_cum, rng.random() * 0.999999)]
-        return User(user_id="u_%012x" % rng.getrandbits(48), device=device, location=location)
+        return User(user_id=f"u_{rng.getrandbits(48):012x}", device=device, location=location)
 
     def _pick_user(self, start_ms: int) -> tuple[User, str]:
         rng = self.rng

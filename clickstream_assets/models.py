@@ -1,0 +1,143 @@
+"""``processed/<model>``: one asset per SQL file in ``sql/models/``, written as Parquet and checked.
+
+Each model is rebuilt whole per day (or whole, when unpartitioned), so re-runs and backfills never duplicate rows.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from clickstream_assets.catalog import daily_table_asset, whole_table_asset
+from clickstream_assets.partitions import daily_event
+from resources.catalog import SQL_ROOT
+from resources.engine import Engine, WriteResult
+from resources.storage import Storage
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    name: str
+    sql_file: str
+    description: str
+    blocking: bool = True
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    reads: list[str]  # catalog tables the SQL reads (each a glue/… asset upstream)
+    partitioned: bool = True
+    checks: list[ModelCheck] = field(default_factory=list)
+
+    @property
+    def sql_file(self) -> str:
+        return f"models/{self.name}.sql"
+
+    @property
+    def description(self) -> str:
+        lines = (SQL_ROOT / self.sql_file).read_text().splitlines()
+        return " ".join(line[2:].strip() for line in lines if line.startswith("--"))
+
+
+MODELS = [
+    Model("sessions", ["events"], checks=[
+        ModelCheck("every_event_in_one_session", "checks/sessions_reconcile.sql",
+                   "Every clean event belongs to exactly one session row; no session appears twice."),
+    ]),
+    Model("funnel_daily", ["sessions"], checks=[
+        ModelCheck("funnel_monotone", "checks/funnel_monotone.sql",
+                   "Each funnel step holds no more sessions than the one before; rates lie in [0, 1]."),
+    ]),
+    Model("product_performance_daily", ["events"], checks=[
+        ModelCheck("product_totals_match_events", "checks/product_totals.sql",
+                   "Product totals equal the product events they were counted from."),
+    ]),
+    Model("user_engagement_daily", ["sessions"], checks=[
+        ModelCheck("engagement_rates_valid", "checks/engagement_rates.sql",
+                   "Rates lie in [0, 1]; new + returning cover the actives; 7- and 30-day actives nest."),
+    ]),
+    Model("traffic_sources_daily", ["sessions"], checks=[
+        ModelCheck("traffic_covers_sessions", "checks/traffic_totals.sql",
+                   "Every session is attributed to exactly one channel and referring site."),
+    ]),
+    Model("retention_weekly", ["sessions"], partitioned=False, checks=[
+        ModelCheck("retention_bounds", "checks/retention_bounds.sql",
+                   "Rates lie in [0, 1]; week 0 holds the whole cohort."),
+    ]),
+]
+
+
+def _preview(storage: Storage, result: WriteResult, rows: int = 5) -> str:
+    for written in result.partitions.values():
+        if written.rows:
+            with storage.filesystem().open_input_file(storage.resolve(written.uri)) as handle:
+                table = pq.read_table(handle).slice(0, rows)
+            header = "| " + " | ".join(table.column_names) + " |"
+            lines = [header, "|" + "---|" * table.num_columns]
+            for record in table.to_pylist():
+                lines.append("| " + " | ".join(_cell(v) for v in record.values()) + " |")
+            return "\n".join(lines)
+    return "(no rows)"
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")[:60]
+
+
+def model_asset(model: Model) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["processed", model.name])
+    specs = [
+        dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description) for c in model.checks
+    ]
+
+    @dg.asset(
+        key=key,
+        group_name="processed",
+        kinds={"parquet", "sql"},
+        partitions_def=daily_event if model.partitioned else None,
+        deps=[dg.AssetDep(["glue", table]) for table in model.reads],
+        backfill_policy=dg.BackfillPolicy.single_run() if model.partitioned else None,
+        check_specs=specs,
+        description=model.description,
+    )
+    def _model(context: dg.AssetExecutionContext, engine: Engine, storage: Storage) -> Iterator:
+        days = list(context.partition_keys) if model.partitioned else []
+        params = {"first_day": min(days), "last_day": max(days)} if days else {}
+        result = engine.materialize(model.sql_file, params, model.name, days)
+        table = engine.table_def(model.name)
+        yield dg.MaterializeResult(
+            metadata={
+                "rows": dg.MetadataValue.int(result.rows),
+                "bytes": dg.MetadataValue.int(result.bytes),
+                "partitions_written": len(result.partitions),
+                "preview": dg.MetadataValue.md(_preview(storage, result)),
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(c.name, c.hive_type) for c in table.columns + table.partition_keys]
+                ),
+                **result.stats.as_metadata(),
+            }
+        )
+        for check in model.checks:
+            found, _ = engine.query(check.sql_file, params, partitions={model.name: days})
+            row = found.to_pylist()[0]
+            yield dg.AssetCheckResult(
+                check_name=check.name,
+                asset_key=key,
+                passed=row["violations"] == 0,
+                metadata={k: v if isinstance(v, (int, float, str)) else str(v) for k, v in row.items()},
+            )
+
+    return _model
+
+
+def model_table_asset(model: Model) -> dg.AssetsDefinition:
+    factory = daily_table_asset if model.partitioned else whole_table_asset
+    return factory(model.name, ["processed", model.name], f"Catalog table of processed/{model.name}.")
+
+
+model_assets = [model_asset(m) for m in MODELS]
+model_tables = [model_table_asset(m) for m in MODELS]

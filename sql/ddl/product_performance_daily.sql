@@ -1,0 +1,15 @@
+-- Per product and day: views, clicks, adds to cart, purchases, unique users and the rates between them.
+CREATE EXTERNAL TABLE IF NOT EXISTS product_performance_daily (
+    product_id STRING,
+    views BIGINT,
+    clicks BIGINT,
+    add_to_carts BIGINT,
+    purchases BIGINT,
+    unique_users BIGINT,
+    view_to_cart_rate DOUBLE,
+    cart_to_purchase_rate DOUBLE
+)
+PARTITIONED BY (dt DATE)
+STORED AS PARQUET
+LOCATION '{processed}/product_performance_daily/'
+TBLPROPERTIES ('parquet.compression' = 'ZSTD')

@@ -1,0 +1,114 @@
+-- One row per session whose first event falls on a day of [:first_day, :last_day] (UTC).
+-- A session is keyed by the session_id the tracker sent (trackers start a new one after 30 idle minutes).
+-- Sessions may run past midnight, so the day after the range is read too.
+-- The funnel is closed and ordered: the first product-page view, then the first add_to_cart at or after it, the
+-- first checkout-page event at or after that, the first purchase at or after that.
+-- Channel rules, first match wins: no referrer -> direct; an email link (utm_medium=email, a mail. host) -> email;
+-- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
+-- a social network -> social; any other site -> referral.
+WITH session_events AS (
+    SELECT *
+    FROM events
+    WHERE dt BETWEEN date(:first_day) AND date_add('day', 1, date(:last_day))
+),
+base AS (
+    SELECT
+        session_id,
+        min(user_id) AS user_id,
+        min(event_ts) AS session_start,
+        max(event_ts) AS session_end,
+        count_if(event_type = 'view') AS page_views,
+        count(*) AS events,
+        min_by(page, event_ts) AS landing_page,
+        max_by(page, event_ts) AS exit_page,
+        min(device_type) AS device_type,
+        min(browser) AS browser,
+        min(location) AS location,
+        min(referrer_url) AS referrer_url,
+        min(user_type) AS user_type,
+        count_if(event_type = 'view' AND page LIKE '/product/%') AS product_views,
+        count_if(event_type = 'add_to_cart') AS add_to_carts,
+        count_if(event_type = 'purchase') AS purchases
+    FROM session_events
+    GROUP BY session_id
+    HAVING date(min(event_ts)) BETWEEN date(:first_day) AND date(:last_day)
+),
+step1 AS (
+    SELECT session_id, min(event_ts) AS product_view_at
+    FROM session_events
+    WHERE event_type = 'view' AND page LIKE '/product/%'
+    GROUP BY session_id
+),
+step2 AS (
+    SELECT e.session_id, min(e.event_ts) AS add_to_cart_at
+    FROM session_events AS e
+    JOIN step1 AS s ON e.session_id = s.session_id
+    WHERE e.event_type = 'add_to_cart' AND e.event_ts >= s.product_view_at
+    GROUP BY e.session_id
+),
+step3 AS (
+    SELECT e.session_id, min(e.event_ts) AS checkout_at
+    FROM session_events AS e
+    JOIN step2 AS s ON e.session_id = s.session_id
+    WHERE e.page = '/checkout' AND e.event_ts >= s.add_to_cart_at
+    GROUP BY e.session_id
+),
+step4 AS (
+    SELECT e.session_id, min(e.event_ts) AS purchase_at
+    FROM session_events AS e
+    JOIN step3 AS s ON e.session_id = s.session_id
+    WHERE e.event_type = 'purchase' AND e.event_ts >= s.checkout_at
+    GROUP BY e.session_id
+),
+hosts AS (
+    SELECT
+        *,
+        lower(regexp_extract(referrer_url, '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)', 1)) AS referrer_host
+    FROM base
+)
+SELECT
+    h.session_id,
+    h.user_id,
+    h.session_start,
+    h.session_end,
+    date_diff('second', h.session_start, h.session_end) AS duration_seconds,
+    h.page_views,
+    h.events,
+    h.landing_page,
+    h.exit_page,
+    h.device_type,
+    h.browser,
+    h.location,
+    h.referrer_url,
+    h.referrer_host,
+    CASE
+        WHEN h.referrer_url IS NULL OR h.referrer_url = '' THEN 'direct'
+        WHEN h.referrer_url LIKE '%utm_medium=email%' OR h.referrer_host LIKE 'mail.%' THEN 'email'
+        WHEN h.referrer_url LIKE '%gclid=%' OR h.referrer_url LIKE '%utm_medium=cpc%'
+            OR h.referrer_url LIKE '%utm_medium=paid%' OR h.referrer_url LIKE '%/aclk%' THEN 'paid_search'
+        WHEN regexp_like(h.referrer_host, '(^|\.)(google\.[a-z.]+|bing\.com|duckduckgo\.com|search\.yahoo\.com|yandex\.[a-z]+|baidu\.com|ecosia\.org)$')
+            THEN 'organic_search'
+        WHEN regexp_like(h.referrer_host, '(^|\.)(facebook\.com|instagram\.com|t\.co|twitter\.com|x\.com|tiktok\.com|pinterest\.com|linkedin\.com|reddit\.com|youtube\.com)$')
+            THEN 'social'
+        ELSE 'referral'
+    END AS channel,
+    h.user_type,
+    h.page_views = 1 AS bounced,
+    h.page_views >= 2 OR date_diff('second', h.session_start, h.session_end) >= 10 OR h.purchases > 0 AS engaged,
+    h.add_to_carts > 0 AS added_to_cart,
+    s3.checkout_at IS NOT NULL AS reached_checkout,
+    h.purchases > 0 AS purchased,
+    h.product_views,
+    h.add_to_carts,
+    h.purchases,
+    s1.product_view_at,
+    s2.add_to_cart_at,
+    s3.checkout_at,
+    s4.purchase_at,
+    date(h.session_start) AS dt
+FROM hosts AS h
+LEFT JOIN step1 AS s1 ON h.session_id = s1.session_id
+LEFT JOIN step2 AS s2 ON h.session_id = s2.session_id
+LEFT JOIN step3 AS s3 ON h.session_id = s3.session_id
+LEFT JOIN step4 AS s4 ON h.session_id = s4.session_id
+ORDER BY dt, h.session_start, h.session_id
