@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     _delivery_args(ingest)
     ingest.add_argument("files", nargs="+", help="files of JSON lines, or - for standard input")
 
+    demo = commands.add_parser("demo", help="a week of traffic through every asset, then a summary")
+    demo.add_argument("--warehouse", help="local warehouse folder (default $CLICKSTREAM_HOME or ./.clickstream)")
+    demo.add_argument("--days", type=_positive(int), default=7)
+    demo.add_argument("--events-per-day", type=_positive(int), default=50_000)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--debug", action="store_true", help="show tracebacks")
+
     return parser
 
 
@@ -214,7 +221,13 @@ def cmd_ingest(args) -> int:
     return 1 if summary.get("error") else 0
 
 
-COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest}
+def cmd_demo(args) -> int:
+    from clickstream_assets.demo import run_demo
+
+    return run_demo(warehouse_path(args.warehouse), args.days, args.events_per_day, args.seed)
+
+
+COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

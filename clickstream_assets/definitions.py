@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from clickstream_assets import catalog, events, jobs, models, raw
+from clickstream_assets import catalog, datasets, events, jobs, models, raw
 from resources.profile import build_resources, ensure_dagster_home, warehouse_path
 
 ASSETS = [
@@ -15,6 +15,8 @@ ASSETS = [
     catalog.glue_quarantine,
     *models.model_assets,
     *models.model_tables,
+    *datasets.dataset_assets,
+    datasets.dashboard,
 ]
 
 

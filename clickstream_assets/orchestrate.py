@@ -37,6 +37,7 @@ def materialize(
     first: str | None = None,
     last: str | None = None,
     name: str = "",
+    log_level: str = "ERROR",
 ) -> StepOutcome:
     """One run over ``keys`` for partitions ``first..last`` (both None for unpartitioned assets)."""
     job = defs.resolve_implicit_global_asset_job_def()
@@ -44,7 +45,12 @@ def materialize(
     if first is not None:
         tags.update({ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last or first})
     result = job.execute_in_process(
-        instance=instance, asset_selection=_selection(defs, keys), tags=tags, raise_on_error=False
+        instance=instance,
+        asset_selection=_selection(defs, keys),
+        tags=tags,
+        raise_on_error=False,
+        # The instance keeps every event for the UI; the terminal only needs errors.
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     outcome = StepOutcome(name=name, success=result.success, run_id=result.run_id)
     for event in result.get_asset_check_evaluations():

@@ -41,6 +41,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
     """The resource set of a profile: the same keys on both, only the twins differ."""
     from clickstream_assets.settings import PipelineSettings
     from resources.catalog import LocalCatalog
+    from resources.dashboards import LocalDashboards
     from resources.engine import DuckDBEngine
     from resources.storage import LocalStorage
 
@@ -55,4 +56,5 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         "catalog": catalog,
         "engine": DuckDBEngine(storage=storage, catalog=catalog),
         "settings": PipelineSettings(),
+        "dashboards": LocalDashboards(warehouse=str(warehouse)),
     }

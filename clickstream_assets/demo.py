@@ -1,0 +1,115 @@
+"""``clickstream demo``: a week of a shop's traffic through the whole asset graph, on the local profile.
+
+Produces 7 days x 50,000 events with light mess, then materializes every asset in four runs on the warehouse's
+Dagster instance (the one ``make ui`` shows), and prints what a user would look at first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from resources.profile import ensure_dagster_home
+
+SEAL = [["raw", "events"], ["glue", "raw_events"]]
+
+
+def _produce(warehouse: Path, start: date, days: int, events_per_day: int, seed: int, out) -> dict:
+    """Produce once per warehouse and parameters: a second demo reuses what is there."""
+    from clickstream_assets.producer.runner import produce_historical
+    from clickstream_assets.producer.simulator import Mess
+    from resources.sinks import LocalFirehoseSink
+
+    marker = warehouse / "producer_runs" / f"demo-{start}-{days}x{events_per_day}-seed{seed}.json"
+    if marker.exists():
+        out(f"reusing the events already produced ({marker.name})")
+        return json.loads(marker.read_text())
+    mess = Mess(duplicate_rate=0.01, malformed_rate=0.005, late_rate=0.01, future_rate=0.0)
+    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=seed)
+    summary = produce_historical(sink, start, days, events_per_day, seed=seed, mess=mess).as_dict()
+    summary.update(profile="local", stream_name=sink.stream_name)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(summary, indent=1))
+    out(f"produced {summary['produced']:,} events ({summary['records_sent']:,} records with mess) "
+        f"in {summary['seconds']:.1f} s")
+    return summary
+
+
+def run_demo(
+    warehouse: Path,
+    days: int = 7,
+    events_per_day: int = 50_000,
+    seed: int = 1,
+    out: Callable[[str], None] = print,
+    today: date | None = None,
+) -> int:
+    started = time.perf_counter()
+    os.environ["CLICKSTREAM_HOME"] = str(warehouse)
+    ensure_dagster_home(warehouse)
+    import dagster as dg
+
+    from clickstream_assets.definitions import build_definitions
+    from clickstream_assets.models import MODELS
+    from clickstream_assets.orchestrate import hour_range, materialize
+    from resources.profile import build_resources
+
+    today = today or datetime.now(timezone.utc).date()
+    start, last = today - timedelta(days=days), today - timedelta(days=1)
+    _produce(warehouse, start, days, events_per_day, seed, out)
+    resources = build_resources("local", warehouse)
+    defs = build_definitions(resources)
+    instance = dg.DagsterInstance.get()
+    first_hour, last_hour = hour_range(start, last)
+    daily = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
+    daily += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
+    whole = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
+    publish = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
+    steps = [
+        ("seal arrival hours", SEAL, first_hour, last_hour),
+        ("build event days", daily, start.isoformat(), last.isoformat()),
+        ("rebuild whole tables", whole, None, None),
+        ("publish datasets and dashboard", publish, None, None),
+    ]
+    outcomes = []
+    for name, keys, first, final in steps:
+        step_started = time.perf_counter()
+        outcome = materialize(defs, instance, keys, first, final, name)
+        outcomes.append(outcome)
+        status = "ok" if outcome.success else f"FAILED: {outcome.error}"
+        out(f"{name:<32} {time.perf_counter() - step_started:5.1f} s  {status}")
+        if not outcome.success:
+            break
+    _print_summary(resources, outcomes, warehouse, out)
+    blocking = [c for o in outcomes for c in o.blocking_failed]
+    out(f"\nfinished in {time.perf_counter() - started:.1f} s")
+    return 1 if blocking or not all(o.success for o in outcomes) else 0
+
+
+def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
+    engine = resources["engine"]
+    checks = {k: v for o in outcomes for k, v in o.checks.items()}
+    try:
+        per_day, _ = engine.query("dashboard/conversion_over_time.sql", {})
+        top, _ = engine.query("dashboard/top_products.sql", {})
+    except LookupError:
+        per_day = top = None
+    from clickstream_assets.ledger import read_ledgers
+
+    ledgers = read_ledgers(resources["storage"])
+    if per_day is not None:
+        out("\nday          events   sessions  conversion")
+        for row in per_day.to_pylist():
+            day = row["dt"].isoformat()
+            events = ledgers[day].clean if day in ledgers else 0
+            out(f"{day}  {events:>8,}  {row['sessions']:>9,}  {row['conversion_rate'] * 100:>9.2f}%")
+        out("\ntop products    purchases     views")
+        for row in top.to_pylist()[:5]:
+            out(f"{row['product_id']:<14} {row['purchases']:>10,} {row['views']:>9,}")
+    failed = sorted(k for k, v in checks.items() if not v)
+    out(f"\nchecks: {sum(checks.values())} passed, {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else ""))
+    out(f"dashboard: {warehouse / 'dashboard' / 'index.html'}")
+    out("Dagster UI over the same runs and data: make ui  (then open http://127.0.0.1:3000)")

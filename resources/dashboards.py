@@ -1,0 +1,61 @@
+"""Datasets and the dashboard: QuickSight on AWS, a self-contained HTML page locally."""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+from resources.catalog import TableDef
+from resources.html_dashboard import render
+
+
+class Dashboards(dg.ConfigurableResource, ABC):
+    """Publishes one dataset per model table and a dashboard built from the repo's definition."""
+
+    @abstractmethod
+    def publish_dataset(self, name: str, table: TableDef) -> dict:
+        """Create or update the dataset over ``table``; returns metadata (id, location)."""
+
+    @abstractmethod
+    def publish_dashboard(self, definition: dict, data: dict[str, list[dict]], health: dict) -> dict:
+        """Create or update the dashboard; returns metadata (id or path)."""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class LocalDashboards(Dashboards):
+    """Local twin of QuickSight: dataset definitions as JSON and ``<warehouse>/dashboard/index.html``."""
+
+    warehouse: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.warehouse) / "dashboard"
+
+    def publish_dataset(self, name: str, table: TableDef) -> dict:
+        spec = {
+            "name": name,
+            "source_table": table.name,
+            "location": table.location,
+            "columns": [{"name": c.name, "type": c.hive_type} for c in table.columns + table.partition_keys],
+        }
+        path = self.root / "datasets" / f"{name}.json"
+        _write_atomic(path, json.dumps(spec, indent=1))
+        return {"dataset_path": str(path), "columns": len(spec["columns"])}
+
+    def publish_dashboard(self, definition: dict, data: dict[str, list[dict]], health: dict) -> dict:
+        generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        html = render(definition, data, health, generated)
+        path = self.root / "index.html"
+        _write_atomic(path, html)
+        return {"dashboard_path": dg.MetadataValue.path(str(path)), "bytes": len(html.encode())}

@@ -1,0 +1,11 @@
+-- Funnel step counts per device over every built day.
+SELECT
+    device_type AS segment,
+    sum(sessions) AS sessions,
+    sum(product_view) AS product_view,
+    sum(add_to_cart) AS add_to_cart,
+    sum(checkout) AS checkout,
+    sum(purchase) AS purchase
+FROM funnel_daily
+GROUP BY device_type
+ORDER BY sessions DESC, segment
