@@ -1,0 +1,134 @@
+"""One benchmark phase per process, so its peak RSS is its own. Prints one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+DAY = date(2026, 11, 2)
+NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def produce(warehouse: Path, events: int, days: int) -> dict:
+    from clickstream_assets.producer.runner import produce_historical
+    from resources.sinks import LocalFirehoseSink
+
+    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=1)
+    summary = produce_historical(sink, DAY, days, events // days, seed=1, now=NOW)
+    return {"events": summary.produced, "seconds": summary.seconds, "events_per_s": summary.events_per_second,
+            "objects": summary.objects, "raw_bytes": summary.bytes}
+
+
+def firehose(events: int) -> dict:
+    """PutRecordBatch calls for a stream of real events, through a client that only counts (no network)."""
+    from clickstream_assets.producer.runner import produce_historical
+    from resources.sinks import FIREHOSE_MAX_RECORDS_PER_CALL, FirehoseSink
+
+    class CountingClient:
+        calls: list[int] = []
+        sizes: list[int] = []
+
+        def put_record_batch(self, DeliveryStreamName, Records):  # noqa: N803
+            self.calls.append(len(Records))
+            self.sizes.append(sum(len(r["Data"]) for r in Records))
+            return {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "x"}] * len(Records)}
+
+    client = CountingClient()
+    sink = FirehoseSink(client, "bench")
+    produce_historical(sink, DAY, 1, events, seed=1, now=NOW)
+    full = sum(1 for c in client.calls if c == FIREHOSE_MAX_RECORDS_PER_CALL)
+    return {"events": events, "calls": len(client.calls), "mean_records_per_call": events / len(client.calls),
+            "fill_of_500_limit": events / len(client.calls) / FIREHOSE_MAX_RECORDS_PER_CALL,
+            "full_calls": full, "max_call_bytes": max(client.sizes)}
+
+
+def _resources(warehouse: Path):
+    from resources.profile import build_resources
+
+    return build_resources("local", warehouse)
+
+
+def clean(warehouse: Path, days: int) -> dict:
+    from clickstream_assets.events import build_days
+    from clickstream_assets.sealing import seal_hours
+
+    res = _resources(warehouse)
+    hours = [(datetime(DAY.year, DAY.month, DAY.day) + timedelta(hours=h)).strftime("%Y-%m-%d-%H")
+             for h in range(24 * days + 6)]
+    day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
+    started = time.perf_counter()
+    sealed = seal_hours(res["storage"], res["engine"], hours, "2026-11-01")
+    sealed_at = time.perf_counter()
+    ledgers, _, written, _ = build_days(res["storage"], res["engine"], res["settings"], day_keys)
+    finished = time.perf_counter()
+    records = sum(m.records for m in sealed.manifests)
+    return {"records": records, "clean_rows": written.rows, "seal_seconds": sealed_at - started,
+            "clean_seconds": finished - sealed_at, "total_seconds": finished - started,
+            "events_per_s": records / (finished - started), "raw_json_bytes": sum(m.bytes for m in sealed.manifests),
+            "staged_bytes": sealed.staged_bytes, "clean_parquet_bytes": written.bytes,
+            "reconciles": all(d.reconciles for d in ledgers)}
+
+
+def models(warehouse: Path, days: int) -> dict:
+    from clickstream_assets.catalog import register
+    from clickstream_assets.models import MODELS
+
+    res = _resources(warehouse)
+    engine, catalog, storage = res["engine"], res["catalog"], res["storage"]
+    day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
+    register(catalog, storage, ["events"], day_keys)
+    started = time.perf_counter()
+    per_model = {}
+    for model in MODELS:
+        t = time.perf_counter()
+        params = {"first_day": day_keys[0], "last_day": day_keys[-1]} if model.partitioned else {}
+        engine.materialize(model.sql_file, params, model.name, day_keys if model.partitioned else [])
+        register(catalog, storage, [model.name], day_keys if model.partitioned else [])
+        per_model[model.name] = round(time.perf_counter() - t, 2)
+    seconds = time.perf_counter() - started
+    events = sum(r for r in [__import__("pyarrow.parquet").parquet.read_metadata(
+        storage.resolve(f"{engine.table_def('events').partition_location(d)}/part-0.parquet")).num_rows
+        for d in day_keys])
+    import json as _json
+
+    definition = _json.loads((Path(__file__).parent.parent / "clickstream_assets" / "dashboard.json").read_text())
+    dashboard_bytes = 0
+    for section in definition["sections"]:
+        if "query" in section:
+            dashboard_bytes += engine.query(section["query"], {})[1].bytes_scanned
+    raw_bytes = sum(o.size for o in storage.list("raw", "events/"))
+    return {"events": events, "seconds": seconds, "events_per_s": events / seconds, "per_model_seconds": per_model,
+            "dashboard_bytes_from_models": dashboard_bytes, "same_questions_from_raw_json_bytes": raw_bytes,
+            "bytes_ratio": raw_bytes / max(1, dashboard_bytes)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("phase", choices=["produce", "firehose", "clean", "models"])
+    parser.add_argument("--warehouse", type=Path)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=1)
+    args = parser.parse_args()
+    if args.phase == "produce":
+        result = produce(args.warehouse, args.events, args.days)
+    elif args.phase == "firehose":
+        result = firehose(args.events)
+    elif args.phase == "clean":
+        result = clean(args.warehouse, args.days)
+    else:
+        result = models(args.warehouse, args.days)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
