@@ -10,6 +10,7 @@ from clickstream_assets.ledger import DayLedger, hours_holding, now_iso, read_ma
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine
+from resources.metrics import Metrics, points
 from resources.storage import Storage
 
 
@@ -82,10 +83,22 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
     can_subset=False,
 )
 def clean_events(
-    context: dg.AssetExecutionContext, storage: Storage, engine: Engine, settings: PipelineSettings
+    context: dg.AssetExecutionContext, storage: Storage, engine: Engine, settings: PipelineSettings, metrics: Metrics
 ) -> Iterator:
     days = list(context.partition_keys)
-    ledgers, manifests, clean, quarantined = build_days(storage, engine, settings, days)
+    try:
+        ledgers, manifests, clean, quarantined = build_days(storage, engine, settings, days)
+    except Exception:
+        metrics.put(points({"QueryFailures": 1}, Asset="processed/events"))
+        raise
+    batch = [p for d in ledgers for p in points(
+        {"RowsClean": d.clean, "RowsDuplicate": d.duplicates, "RowsQuarantined": d.quarantined, "RowsLate": d.late,
+         "RecordsTaken": d.taken}, Asset="processed/events", Partition=d.dt)]
+    batch += points({"QueryBytesScanned": clean.stats.bytes_scanned + quarantined.stats.bytes_scanned}, "Bytes",
+                    Asset="processed/events")
+    batch += points({"QuerySeconds": clean.stats.seconds + quarantined.stats.seconds}, "Seconds",
+                    Asset="processed/events")
+    metrics.put(batch)
     for day, ledger in zip(days, ledgers):
         context.log_event(
             dg.AssetObservation(

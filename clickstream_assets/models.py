@@ -13,6 +13,7 @@ from clickstream_assets.catalog import daily_table_asset, whole_table_asset
 from clickstream_assets.partitions import daily_event
 from resources.catalog import SQL_ROOT
 from resources.engine import Engine, WriteResult
+from resources.metrics import Metrics, points
 from resources.storage import Storage
 
 
@@ -104,10 +105,20 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         check_specs=specs,
         description=model.description,
     )
-    def _model(context: dg.AssetExecutionContext, engine: Engine, storage: Storage) -> Iterator:
+    def _model(context: dg.AssetExecutionContext, engine: Engine, storage: Storage, metrics: Metrics) -> Iterator:
         days = list(context.partition_keys) if model.partitioned else []
         params = {"first_day": min(days), "last_day": max(days)} if days else {}
-        result = engine.materialize(model.sql_file, params, model.name, days)
+        asset = key.to_user_string()
+        try:
+            result = engine.materialize(model.sql_file, params, model.name, days)
+        except Exception:
+            metrics.put(points({"QueryFailures": 1}, Asset=asset))
+            raise
+        metrics.put(
+            points({"Rows": result.rows}, Asset=asset)
+            + points({"QueryBytesScanned": result.stats.bytes_scanned}, "Bytes", Asset=asset)
+            + points({"QuerySeconds": result.stats.seconds}, "Seconds", Asset=asset)
+        )
         table = engine.table_def(model.name)
         yield dg.MaterializeResult(
             metadata={

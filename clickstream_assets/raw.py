@@ -7,6 +7,7 @@ from clickstream_assets.partitions import hour_value, hourly_arrival
 from clickstream_assets.sealing import seal_hours
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine
+from resources.metrics import Metrics, points
 from resources.storage import Storage
 
 
@@ -18,7 +19,11 @@ from resources.storage import Storage
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def raw_events(
-    context: dg.AssetExecutionContext, storage: Storage, engine: Engine, settings: PipelineSettings
+    context: dg.AssetExecutionContext,
+    storage: Storage,
+    engine: Engine,
+    settings: PipelineSettings,
+    metrics: Metrics,
 ) -> dg.MaterializeResult:
     """Clickstream events as Firehose delivered them: JSON lines under ``events/YYYY/MM/DD/HH/`` by arrival hour.
 
@@ -45,6 +50,12 @@ def raw_events(
             )
         )
     manifests = result.manifests
+    metrics.put([
+        p for m in manifests for p in points(
+            {"ObjectsLanded": len(m.objects), "RecordsLanded": m.records, "UnparsedLines": m.unparsed},
+            Asset="raw/events", Partition=m.arrival_hour,
+        ) + points({"BytesLanded": m.bytes}, "Bytes", Asset="raw/events", Partition=m.arrival_hour)
+    ])
     empty = [m.arrival_hour for m in manifests if m.empty]
     late_days = sorted({d for m in manifests for d in m.by_day if d < m.arrival_hour[:10]})
     return dg.MaterializeResult(

@@ -187,3 +187,131 @@ class LocalCatalog(Catalog):
     def partitions(self, name: str) -> list[str]:
         entry = self._read()["tables"].get(name)
         return list(entry["partitions"]) if entry else []
+
+
+GLUE_BATCH = 100  # BatchCreatePartition takes at most 100 partitions a call
+SERDES = {
+    "parquet": (
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    ),
+    "json": (
+        "org.openx.data.jsonserde.JsonSerDe",
+        "org.apache.hadoop.mapred.TextInputFormat",
+        "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+    ),
+}
+
+
+class GlueCatalog(Catalog):
+    """AWS twin: the Glue Data Catalog. Tables from the same DDL files; partitions by BatchCreatePartition.
+
+    Explicit partitions rather than partition projection: the pipeline knows exactly which hours and days it
+    wrote, registration is one cheap call per 100 partitions, and Athena then never lists prefixes that hold
+    nothing (projection would make every query over a range enumerate empty hours).
+    """
+
+    database: str
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def _glue(self):
+        from resources.aws import client
+
+        return client("glue", self.region, self.endpoint_url)
+
+    def _storage_descriptor(self, table: TableDef, location: str | None = None) -> dict:
+        serde, input_format, output_format = SERDES[table.format]
+        params = {"serialization.format": "1"}
+        if table.format == "json":
+            params["ignore.malformed.json"] = "true"
+        return {
+            "Columns": [{"Name": c.name, "Type": c.hive_type} for c in table.columns],
+            "Location": (location or table.location).rstrip("/") + "/",
+            "InputFormat": input_format,
+            "OutputFormat": output_format,
+            "SerdeInfo": {"SerializationLibrary": serde, "Parameters": params},
+        }
+
+    def _table_input(self, table: TableDef) -> dict:
+        return {
+            "Name": table.name,
+            "Description": table.description[:2048],
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"EXTERNAL": "TRUE", "classification": table.format, **table.properties},
+            "PartitionKeys": [{"Name": c.name, "Type": c.hive_type} for c in table.partition_keys],
+            "StorageDescriptor": self._storage_descriptor(table),
+        }
+
+    def ensure_table(self, table: TableDef) -> bool:
+        glue = self._glue()
+        wanted = self._table_input(table)
+        try:
+            current = glue.get_table(DatabaseName=self.database, Name=table.name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_table(DatabaseName=self.database, TableInput=wanted)
+            return True
+        same = (
+            current.get("StorageDescriptor", {}).get("Columns") == wanted["StorageDescriptor"]["Columns"]
+            and current.get("StorageDescriptor", {}).get("Location") == wanted["StorageDescriptor"]["Location"]
+            and current.get("PartitionKeys", []) == wanted["PartitionKeys"]
+        )
+        if not same:
+            glue.update_table(DatabaseName=self.database, TableInput=wanted)
+        return not same
+
+    def table(self, name: str) -> TableDef | None:
+        glue = self._glue()
+        try:
+            found = glue.get_table(DatabaseName=self.database, Name=check_identifier(name))["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            return None
+        sd = found["StorageDescriptor"]
+        fmt = "json" if "Json" in sd["SerdeInfo"].get("SerializationLibrary", "") else "parquet"
+
+        def cols(items):
+            return [Column(c["Name"], c["Type"], _duckdb_type(c["Type"])) for c in items]
+
+        return TableDef(name, cols(sd["Columns"]), cols(found.get("PartitionKeys", [])), sd["Location"], fmt,
+                        found.get("Description", ""), properties={
+                            k: v for k, v in found.get("Parameters", {}).items() if k.startswith("parquet.")})
+
+    def add_partitions(self, name: str, values: list[str]) -> int:
+        table = self.table(name)
+        if table is None:
+            raise KeyError(f"table {name} is not in Glue database {self.database}: materialize glue/{name} first")
+        glue = self._glue()
+        new = 0
+        values = sorted(set(check_partition_value(v) for v in values))
+        for start in range(0, len(values), GLUE_BATCH):
+            batch = values[start : start + GLUE_BATCH]
+            response = glue.batch_create_partition(
+                DatabaseName=self.database,
+                TableName=name,
+                PartitionInputList=[
+                    {"Values": [v], "StorageDescriptor": self._storage_descriptor(table, table.partition_location(v))}
+                    for v in batch
+                ],
+            )
+            errors = response.get("Errors", [])
+            unexpected = [e for e in errors if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
+            if unexpected:
+                detail = unexpected[0]["ErrorDetail"]
+                raise RuntimeError(
+                    f"Glue refused {len(unexpected)} partitions of {name}: {detail['ErrorCode']}: "
+                    f"{detail.get('ErrorMessage', '')}"
+                )
+            new += len(batch) - len(errors)
+        return new
+
+    def partitions(self, name: str) -> list[str]:
+        glue = self._glue()
+        found = []
+        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=self.database, TableName=name):
+            found.extend(p["Values"][0] for p in page["Partitions"])
+        return sorted(found)
+
+
+def _duckdb_type(hive_type: str) -> str:
+    return sqlglot.parse_one(f"CAST(x AS {hive_type})", read="hive").to.sql("duckdb")

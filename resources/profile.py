@@ -37,18 +37,58 @@ def ensure_dagster_home(warehouse: Path) -> Path:
     return home
 
 
+def aws_names() -> dict[str, str]:
+    """Names of the AWS resources, from the environment, with the defaults infra/clickstream.yaml uses."""
+    env = os.environ.get
+    processed = env("CLICKSTREAM_PROCESSED_BUCKET", "clickstream-processed")
+    return {
+        "raw_bucket": env("CLICKSTREAM_RAW_BUCKET", "clickstream-raw"),
+        "processed_bucket": processed,
+        "stream": env("CLICKSTREAM_STREAM", "clickstream-events"),
+        "database": env("CLICKSTREAM_GLUE_DATABASE", "clickstream"),
+        "workgroup": env("CLICKSTREAM_ATHENA_WORKGROUP", "clickstream"),
+        "athena_output": env("CLICKSTREAM_ATHENA_OUTPUT", f"s3://{processed}/_athena/"),
+        "account_id": env("CLICKSTREAM_AWS_ACCOUNT_ID", env("AWS_ACCOUNT_ID", "")),
+        "engine": env("CLICKSTREAM_ENGINE", "athena"),
+    }
+
+
 def build_resources(profile: str | None = None, warehouse: Path | None = None) -> dict:
     """The resource set of a profile: the same keys on both, only the twins differ."""
     from clickstream_assets.settings import PipelineSettings
-    from resources.catalog import LocalCatalog
+    from resources.catalog import GlueCatalog, LocalCatalog
     from resources.dashboards import LocalDashboards
     from resources.engine import DuckDBEngine
-    from resources.storage import LocalStorage
+    from resources.metrics import CloudWatchMetrics, LocalMetrics
+    from resources.storage import LocalStorage, S3Storage
 
     profile = profile or current_profile()
     warehouse = warehouse or warehouse_path()
     if profile == "aws":
-        raise NotImplementedError("the aws profile's resources arrive with the AWS profile issue")
+        from resources.athena import AthenaEngine
+        from resources.quicksight import QuickSightDashboards
+
+        names = aws_names()
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+        storage = S3Storage(raw_bucket=names["raw_bucket"], processed_bucket=names["processed_bucket"],
+                            region=region, endpoint_url=endpoint)
+        catalog = GlueCatalog(database=names["database"], region=region, endpoint_url=endpoint)
+        local_engine = DuckDBEngine(storage=storage, catalog=catalog)
+        engine = local_engine if names["engine"] == "duckdb" else AthenaEngine(
+            storage=storage, catalog=catalog, local=local_engine, database=names["database"],
+            workgroup=names["workgroup"], output_location=names["athena_output"], region=region,
+            endpoint_url=endpoint,
+        )
+        return {
+            "storage": storage,
+            "catalog": catalog,
+            "engine": engine,
+            "settings": PipelineSettings(),
+            "dashboards": QuickSightDashboards(account_id=names["account_id"], database=names["database"],
+                                               workgroup=names["workgroup"], region=region, endpoint_url=endpoint),
+            "metrics": CloudWatchMetrics(region=region, endpoint_url=endpoint),
+        }
     storage = LocalStorage(warehouse=str(warehouse))
     catalog = LocalCatalog(warehouse=str(warehouse))
     return {
@@ -57,4 +97,5 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         "engine": DuckDBEngine(storage=storage, catalog=catalog),
         "settings": PipelineSettings(),
         "dashboards": LocalDashboards(warehouse=str(warehouse)),
+        "metrics": LocalMetrics(warehouse=str(warehouse)),
     }

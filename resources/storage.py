@@ -52,6 +52,12 @@ class Storage(dg.ConfigurableResource, ABC):
                 found.append(ObjectInfo(info.path[len(base) :].lstrip("/"), info.size))
         return sorted(found, key=lambda o: o.key)
 
+    def list_uri(self, uri: str) -> list[ObjectInfo]:
+        """Every object under a URI, keyed by its filesystem path."""
+        selector = pafs.FileSelector(self.resolve(uri), recursive=True, allow_not_found=True)
+        infos = self.filesystem().get_file_info(selector)
+        return [ObjectInfo(i.path, i.size) for i in infos if i.type == pafs.FileType.File]
+
     def exists(self, area: str, key: str) -> bool:
         return self.filesystem().get_file_info(self.path(area, key)).type == pafs.FileType.File
 
