@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     _delivery_args(ingest)
     ingest.add_argument("files", nargs="+", help="files of JSON lines, or - for standard input")
 
+    provision = commands.add_parser("provision", help="create the AWS resources through boto3 (emulators too)")
+    provision.add_argument("--endpoint-url", help="an AWS emulator's URL (default $AWS_ENDPOINT_URL)")
+    provision.add_argument("--region", help="AWS region (default $AWS_REGION)")
+    provision.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    deploy = commands.add_parser("deploy", help="create or update the CloudFormation stack on real AWS")
+    deploy.add_argument("--region", help="AWS region (default $AWS_REGION)")
+    deploy.add_argument("--stack", default="clickstream")
+    deploy.add_argument("--debug", action="store_true", help="show tracebacks")
+
     demo = commands.add_parser("demo", help="a week of traffic through every asset, then a summary")
     demo.add_argument("--warehouse", help="local warehouse folder (default $CLICKSTREAM_HOME or ./.clickstream)")
     demo.add_argument("--days", type=_positive(int), default=7)
@@ -221,13 +231,36 @@ def cmd_ingest(args) -> int:
     return 1 if summary.get("error") else 0
 
 
+def cmd_provision(args) -> int:
+    from resources.aws import endpoint_url, region
+    from resources.profile import aws_names
+    from resources.provision import provision
+
+    result = provision(aws_names(), region(args.region), endpoint_url(args.endpoint_url))
+    print(f"provisioned in account {result['account']}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    from resources.aws import region
+    from resources.profile import aws_names
+    from resources.provision import deploy
+
+    names = aws_names()
+    deploy(region(args.region), args.stack, {
+        "RawBucketName": names["raw_bucket"], "ProcessedBucketName": names["processed_bucket"],
+        "StreamName": names["stream"], "DatabaseName": names["database"], "WorkGroupName": names["workgroup"]})
+    return 0
+
+
 def cmd_demo(args) -> int:
     from clickstream_assets.demo import run_demo
 
     return run_demo(warehouse_path(args.warehouse), args.days, args.events_per_day, args.seed)
 
 
-COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo}
+COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo, "provision": cmd_provision,
+            "deploy": cmd_deploy}
 
 
 def main(argv: list[str] | None = None) -> int:

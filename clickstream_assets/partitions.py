@@ -15,8 +15,10 @@ warnings.filterwarnings("ignore", message=r".*`backfill_policy`.*beta")
 CALENDAR_START = os.environ.get("CLICKSTREAM_START_DATE", "2026-11-01")
 date.fromisoformat(CALENDAR_START)
 
-hourly_arrival = dg.HourlyPartitionsDefinition(start_date=f"{CALENDAR_START}-00:00")
-daily_event = dg.DailyPartitionsDefinition(start_date=CALENDAR_START)
+# The open hour and today are partitions too (end_offset=1), so live data can be sealed and built as it comes;
+# sealing an hour again later replaces it whole and marks the days it feeds stale, so nothing is lost.
+hourly_arrival = dg.HourlyPartitionsDefinition(start_date=f"{CALENDAR_START}-00:00", end_offset=1)
+daily_event = dg.DailyPartitionsDefinition(start_date=CALENDAR_START, end_offset=1)
 
 
 def hour_value(partition_key: str) -> str:

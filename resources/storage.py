@@ -76,8 +76,8 @@ class Storage(dg.ConfigurableResource, ABC):
         """
         fs, target = self.filesystem(), self.resolve(uri)
         parent = target.rsplit("/", 1)[0]
-        fs.create_dir(parent, recursive=True)
         if isinstance(fs, pafs.LocalFileSystem):
+            fs.create_dir(parent, recursive=True)
             tmp = f"{parent}/.{target.rsplit('/', 1)[1]}.{uuid.uuid4().hex}.tmp"
             if local_file is not None:
                 os.replace(local_file, tmp) if _same_device(local_file, parent) else _copy(local_file, tmp)

@@ -1,0 +1,123 @@
+"""The aws profile end to end on a moto server over real HTTP: the same assets, SQL and checks as local."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import boto3
+import dagster as dg
+import pytest
+
+from clickstream_assets.definitions import build_definitions
+from clickstream_assets.models import MODELS
+from clickstream_assets.orchestrate import materialize
+from clickstream_assets.partitions import hour_key
+from clickstream_assets.producer.runner import produce_historical
+from clickstream_assets.producer.simulator import Mess
+from resources.profile import aws_names, build_resources
+from resources.provision import provision
+from resources.sinks import FirehoseSink, LocalFirehoseSink
+from tests.pipeline import Pipeline
+
+ACCOUNT = "123456789012"
+TODAY = datetime.now(timezone.utc).date()
+START = TODAY - timedelta(days=3)
+DAYS = [START.isoformat(), (START + timedelta(days=1)).isoformat()]
+MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01)
+DAILY = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
+DAILY += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
+WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
+PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
+
+
+@pytest.fixture
+def aws(moto, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    monkeypatch.setenv("CLICKSTREAM_ENGINE", "duckdb")  # moto's Athena runs no SQL; DuckDB reads the S3 data
+    monkeypatch.setenv("CLICKSTREAM_AWS_ACCOUNT_ID", ACCOUNT)
+    names = aws_names()
+    provision(names, "us-east-1", moto, log=lambda _: None)
+    return moto, names
+
+
+def run_all(defs, instance, first_hour, last_hour):
+    outcomes = [materialize(defs, instance, [["raw", "events"], ["glue", "raw_events"]], first_hour, last_hour),
+                materialize(defs, instance, DAILY, DAYS[0], DAYS[-1]),
+                materialize(defs, instance, WHOLE), materialize(defs, instance, PUBLISH)]
+    for outcome in outcomes:
+        assert outcome.success, outcome.error
+        assert not outcome.blocking_failed, outcome.blocking_failed
+    return outcomes
+
+
+def test_provisioning_is_idempotent_and_secure(aws):
+    moto, names = aws
+    provision(names, "us-east-1", moto, log=lambda _: None)  # a second run changes nothing and fails on nothing
+    s3 = boto3.client("s3", endpoint_url=moto)
+    for bucket in (names["raw_bucket"], names["processed_bucket"]):
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    stream = boto3.client("firehose", endpoint_url=moto).describe_delivery_stream(DeliveryStreamName=names["stream"])
+    destination = stream["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BufferingHints"] == {"SizeInMBs": 5, "IntervalInSeconds": 300}
+    assert destination["ErrorOutputPrefix"].startswith("errors/")
+    workgroup = boto3.client("athena", endpoint_url=moto).get_work_group(WorkGroup=names["workgroup"])["WorkGroup"]
+    assert workgroup["Configuration"]["EnforceWorkGroupConfiguration"] is True
+    alarms = boto3.client("cloudwatch", endpoint_url=moto).describe_alarms()["MetricAlarms"]
+    assert {"clickstream-no-data", "clickstream-query-failures", "clickstream-stale-data"} <= {
+        a["AlarmName"] for a in alarms}
+
+
+def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, tmp_path, monkeypatch):
+    moto, names = aws
+    firehose = boto3.client("firehose", endpoint_url=moto)
+    sent = produce_historical(FirehoseSink(firehose, names["stream"]), START, 2, 1_500, seed=5, mess=MESS)
+    assert sent.error is None and sent.delivered == sent.records_sent
+    # Firehose keys objects by the hour they arrive: now.
+    now = datetime.now(timezone.utc)
+    first_hour = hour_key((now - timedelta(hours=1)).strftime("%Y-%m-%d-%H"))
+    last_hour = hour_key(now.strftime("%Y-%m-%d-%H"))
+    resources = build_resources("aws")
+    defs = build_definitions(resources)
+    instance = dg.DagsterInstance.ephemeral()
+    outcomes = run_all(defs, instance, first_hour, last_hour)
+
+    # Parquet in the processed bucket, tables and partitions in Glue, QuickSight objects, CloudWatch metrics.
+    s3 = boto3.client("s3", endpoint_url=moto)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=names["processed_bucket"], Prefix="sessions/")["Contents"]]
+    assert sorted(keys) == [f"sessions/dt={d}/part-0.parquet" for d in DAYS]
+    glue = boto3.client("glue", endpoint_url=moto)
+    table = glue.get_table(DatabaseName=names["database"], Name="events")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{names['processed_bucket']}/events/"
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]][:3] == ["event_id", "schema_version", "event_ts"]
+    partitions = glue.get_partitions(DatabaseName=names["database"], TableName="sessions")["Partitions"]
+    assert sorted(p["Values"][0] for p in partitions) == DAYS
+    assert partitions[0]["StorageDescriptor"]["Location"].startswith(f"s3://{names['processed_bucket']}/sessions/dt=")
+    qs = boto3.client("quicksight", endpoint_url=moto)
+    assert qs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId="clickstream-athena")["DataSource"]
+    assert qs.describe_dashboard(AwsAccountId=ACCOUNT, DashboardId="clickstream-dashboard")["Dashboard"]
+    cw = boto3.client("cloudwatch", endpoint_url=moto)
+    stats = cw.get_metric_statistics(
+        Namespace="Clickstream", MetricName="RowsClean", Dimensions=[{"Name": "Asset", "Value": "processed/events"},
+                                                                     {"Name": "Partition", "Value": DAYS[0]}],
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1), Period=3600, Statistics=["Sum"])
+    assert stats["Datapoints"] and stats["Datapoints"][0]["Sum"] > 1000
+
+    # The same seed on the local profile gives the same numbers.
+    local = Pipeline(tmp_path / "local")
+    summary = produce_historical(LocalFirehoseSink(str(local.warehouse / "raw"), seed=5), START, 2, 1_500, seed=5,
+                                 mess=MESS)
+    assert summary.produced == sent.produced
+    assert run_all(local.defs, local.instance, *_local_hours(START))
+    aws_engine, local_engine = resources["engine"], local.resources["engine"]
+    for query in ("dashboard/conversion_over_time.sql", "dashboard/top_products.sql", "dashboard/traffic_sources.sql"):
+        assert aws_engine.query(query, {})[0].to_pylist() == local_engine.query(query, {})[0].to_pylist(), query
+    assert all(all(o.checks.values()) for o in outcomes)
+
+
+def _local_hours(start: date):
+    first = datetime(start.year, start.month, start.day)
+    last = datetime.now(timezone.utc).replace(tzinfo=None)
+    return hour_key(first.strftime("%Y-%m-%d-%H")), hour_key(last.strftime("%Y-%m-%d-%H"))
