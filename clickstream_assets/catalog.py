@@ -37,6 +37,7 @@ def register(catalog: Catalog, storage: Storage, tables: Sequence[str], values: 
     partitions_def=hourly_arrival,
     deps=[dg.AssetDep(["raw", "events"])],
     backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
     """Catalog tables over the raw layer: ``raw_events`` (the JSON as delivered, for ad-hoc queries) and
@@ -56,6 +57,7 @@ def daily_table_asset(table: str, upstream: list[str], description: str) -> dg.A
         partitions_def=daily_event,
         deps=[dg.AssetDep(upstream)],
         backfill_policy=dg.BackfillPolicy.single_run(),
+        automation_condition=dg.AutomationCondition.eager(),
         description=description,
     )
     def _table(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
@@ -73,6 +75,7 @@ def whole_table_asset(table: str, upstream: list[str], description: str) -> dg.A
         group_name="glue",
         kinds={"glue"},
         deps=[dg.AssetDep(upstream)],
+        automation_condition=dg.AutomationCondition.eager(),
         description=description,
     )
     def _table(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:

@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     _delivery_args(ingest)
     ingest.add_argument("files", nargs="+", help="files of JSON lines, or - for standard input")
 
+    metrics = commands.add_parser("metrics", help="recent pipeline metrics and alarm states")
+    _common(metrics)
+    metrics.add_argument("--hours", type=_positive(float), default=24, help="how far back (default 24)")
+    metrics.add_argument("--endpoint-url", help="an AWS emulator's URL (aws profile)")
+    metrics.add_argument("--by-partition", action="store_true", help="one row per partition, not per asset")
+
     provision = commands.add_parser("provision", help="create the AWS resources through boto3 (emulators too)")
     provision.add_argument("--endpoint-url", help="an AWS emulator's URL (default $AWS_ENDPOINT_URL)")
     provision.add_argument("--region", help="AWS region (default $AWS_REGION)")
@@ -139,13 +145,11 @@ class _ProgressBar:
 
 
 def _record_run(warehouse: Path, summary: dict) -> None:
-    """Keep every producer run's summary: the completeness ledger and planted-truth checks read them."""
-    runs = warehouse / "producer_runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    tmp = runs / f".{stamp}.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1))
-    tmp.replace(runs / f"{stamp}.json")
+    """Keep every producer run's summary beside the data: the completeness ledger reads them."""
+    from clickstream_assets.ledger import record_producer_run
+    from resources.storage import LocalStorage
+
+    record_producer_run(LocalStorage(warehouse=str(warehouse)), summary)
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
@@ -231,6 +235,50 @@ def cmd_ingest(args) -> int:
     return 1 if summary.get("error") else 0
 
 
+def cmd_metrics(args) -> int:
+    from resources.alarms import ALARMS
+    from resources.metrics import CloudWatchMetrics, LocalMetrics
+
+    if args.profile == "aws":
+        store = CloudWatchMetrics(endpoint_url=args.endpoint_url)
+    else:
+        warehouse = warehouse_path(args.warehouse)
+        if not (warehouse / "metrics" / "metrics.db").exists():
+            raise CliError(f"warehouse {warehouse} has no metrics yet: run clickstream demo or make ui first")
+        store = LocalMetrics(warehouse=str(warehouse))
+    recent = store.recent(hours=args.hours)
+    latest: dict[tuple, object] = {}
+    for point in recent:  # newest first: keep the first seen per metric and dimensions
+        latest.setdefault((point.name, tuple(sorted(point.dimensions.items()))), point)
+    if not args.by_partition:  # per asset: the latest value of each partition, summed (Count) or the max (else)
+        from resources.metrics import MetricPoint
+
+        grouped: dict[tuple, list] = {}
+        for (name, dims), point in latest.items():
+            asset = tuple((k, v) for k, v in dims if k != "Partition")
+            grouped.setdefault((name, asset), []).append(point)
+        latest = {
+            key: MetricPoint(key[0], sum(p.value for p in pts) if pts[0].unit in ("Count", "Bytes")
+                             else max(p.value for p in pts), pts[0].unit, dict(key[1]), max(p.timestamp for p in pts))
+            for key, pts in grouped.items()
+        }
+    alarms = [{"name": a.name, "state": s, "reason": r} for a in ALARMS for s, r in [a.evaluate(recent)]]
+    if args.json:
+        print(json.dumps({
+            "metrics": [{"name": p.name, "value": p.value, "unit": p.unit, "dimensions": p.dimensions,
+                         "timestamp": p.timestamp.isoformat()} for p in latest.values()],
+            "alarms": alarms}))
+        return 0
+    print(f"{'metric':<22} {'dimensions':<44} {'value':>14}  at")
+    for (name, dims), point in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        label = ", ".join(f"{k}={v}" for k, v in dims)
+        print(f"{name:<22} {label[:44]:<44} {point.value:>14,.1f}  {point.timestamp:%Y-%m-%d %H:%M:%S}")
+    print()
+    for alarm in alarms:
+        print(f"{alarm['state']:<6} {alarm['name']:<32} {alarm['reason']}")
+    return 0
+
+
 def cmd_provision(args) -> int:
     from resources.aws import endpoint_url, region
     from resources.profile import aws_names
@@ -259,7 +307,8 @@ def cmd_demo(args) -> int:
     return run_demo(warehouse_path(args.warehouse), args.days, args.events_per_day, args.seed)
 
 
-COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo, "provision": cmd_provision,
+COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo, "metrics": cmd_metrics,
+            "provision": cmd_provision,
             "deploy": cmd_deploy}
 
 
@@ -273,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("clickstream: interrupted\n")
         return 130
+    except BrokenPipeError:  # `clickstream metrics | head` is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # one line for the user; the traceback only on request
         if getattr(args, "debug", False):
             raise

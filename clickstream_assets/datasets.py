@@ -6,10 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickstream_assets.freshness import policy
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.models import MODELS
+from resources.alarms import ALARMS
 from resources.dashboards import Dashboards
 from resources.engine import Engine
+from resources.metrics import Metrics
 from resources.storage import Storage
 
 DEFINITION = Path(__file__).with_name("dashboard.json")
@@ -22,6 +25,7 @@ def dataset_asset(model: str) -> dg.AssetsDefinition:
         group_name="quicksight",
         kinds={"quicksight"},
         deps=[dg.AssetDep(["glue", model])],
+        automation_condition=dg.AutomationCondition.eager(),
         description=f"Dataset over the {model} table (QuickSight on AWS, a dataset file locally).",
     )
     def _dataset(engine: Engine, dashboards: Dashboards) -> dg.MaterializeResult:
@@ -30,7 +34,7 @@ def dataset_asset(model: str) -> dg.AssetsDefinition:
     return _dataset
 
 
-def pipeline_health(storage: Storage) -> dict:
+def pipeline_health(storage: Storage, metrics: Metrics | None = None) -> dict:
     """The ledger per day and how fresh the data is: what the dashboard's health section shows."""
     ledgers = read_ledgers(storage)
     manifests = read_manifests(storage)
@@ -47,7 +51,12 @@ def pipeline_health(storage: Storage) -> dict:
         "last build": max((d.built_at for d in ledgers.values()), default="never"),
         "checked at": now.strftime("%Y-%m-%d %H:%M UTC"),
     }
-    return {"days": days, "freshness": freshness}
+    alarms = []
+    if metrics is not None:
+        recent = metrics.recent(hours=24)
+        alarms = [{"name": a.name, "state": state, "reason": reason}
+                  for a in ALARMS for state, reason in [a.evaluate(recent, now)]]
+    return {"days": days, "freshness": freshness, "alarms": alarms}
 
 
 @dg.asset(
@@ -55,13 +64,15 @@ def pipeline_health(storage: Storage) -> dict:
     group_name="quicksight",
     kinds={"quicksight", "html"},
     deps=[dg.AssetDep(["quicksight", m.name]) for m in MODELS],
+    automation_condition=dg.AutomationCondition.eager(),
+    freshness_policy=policy("quicksight", "dashboard"),
     description=(
         "The dashboard: funnel by device and channel, conversion over time, top products, engagement, traffic "
         "sources, retention heatmap and the pipeline's own health. Built from the definition in "
         "clickstream_assets/dashboard.json; locally a self-contained HTML page."
     ),
 )
-def dashboard(engine: Engine, storage: Storage, dashboards: Dashboards) -> dg.MaterializeResult:
+def dashboard(engine: Engine, storage: Storage, dashboards: Dashboards, metrics: Metrics) -> dg.MaterializeResult:
     definition = json.loads(DEFINITION.read_text())
     data, scanned = {}, 0
     for section in definition["sections"]:
@@ -69,7 +80,7 @@ def dashboard(engine: Engine, storage: Storage, dashboards: Dashboards) -> dg.Ma
             table, stats = engine.query(section["query"], {})
             data[section["id"]] = table.to_pylist()
             scanned += stats.bytes_scanned
-    metadata = dashboards.publish_dashboard(definition, data, pipeline_health(storage))
+    metadata = dashboards.publish_dashboard(definition, data, pipeline_health(storage, metrics))
     return dg.MaterializeResult(
         metadata={**metadata, "sections": len(definition["sections"]), "bytes_scanned (estimate)": scanned}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from clickstream_assets import catalog, datasets, events, jobs, models, raw
+from clickstream_assets import catalog, datasets, events, freshness, jobs, models, raw, sensors
 from resources.profile import build_resources, ensure_dagster_home, warehouse_path
 
 ASSETS = [
@@ -21,7 +21,14 @@ ASSETS = [
 
 
 def build_definitions(resources: dict) -> dg.Definitions:
-    return dg.Definitions(assets=ASSETS, jobs=[jobs.seal_hours_job, jobs.build_days_job], resources=resources)
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=freshness.freshness_checks,
+        jobs=[jobs.seal_hours_job, jobs.build_days_job, jobs.freshness_job, jobs.producer_job],
+        schedules=[jobs.freshness_schedule],
+        sensors=[sensors.producer_sensor, sensors.arrival_sensor, sensors.automation_sensor],
+        resources=resources,
+    )
 
 
 ensure_dagster_home(warehouse_path())

@@ -34,6 +34,10 @@ def _produce(warehouse: Path, start: date, days: int, events_per_day: int, seed:
     summary.update(profile="local", stream_name=sink.stream_name)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(summary, indent=1))
+    from clickstream_assets.ledger import record_producer_run
+    from resources.storage import LocalStorage
+
+    record_producer_run(LocalStorage(warehouse=str(warehouse)), summary)
     out(f"produced {summary['produced']:,} events ({summary['records_sent']:,} records with mess) "
         f"in {summary['seconds']:.1f} s")
     return summary
@@ -111,5 +115,9 @@ def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
             out(f"{row['product_id']:<14} {row['purchases']:>10,} {row['views']:>9,}")
     failed = sorted(k for k, v in checks.items() if not v)
     out(f"\nchecks: {sum(checks.values())} passed, {len(failed)} failed" + (f" ({', '.join(failed)})" if failed else ""))
+    stale = sorted(k for o in outcomes for k, v in o.freshness.items() if not v)
+    if stale:
+        out(f"freshness: {', '.join(stale)} behind policy (the demo's traffic is historical; turn on producer_sensor "
+            "and arrival_sensor in the UI for live data)")
     out(f"dashboard: {warehouse / 'dashboard' / 'index.html'}")
     out("Dagster UI over the same runs and data: make ui  (then open http://127.0.0.1:3000)")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from clickstream_assets import checks
+from clickstream_assets.freshness import policy
 from clickstream_assets.ledger import DayLedger, hours_holding, now_iso, read_manifests, write_ledger
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
@@ -60,6 +61,8 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
             deps=[dg.AssetDep(["glue", "raw_events"])],
+            automation_condition=dg.AutomationCondition.eager(),
+            freshness_policy=policy("processed", "events"),
             description=(
                 "Clean events, one Parquet file per UTC day: every sealed record that passed the contract, typed, "
                 "deduplicated by event_id (the earliest arrival wins). A day reads exactly the sealed hours that "
@@ -72,6 +75,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
             deps=[dg.AssetDep(["glue", "raw_events"])],
+            automation_condition=dg.AutomationCondition.eager(),
             description=(
                 "Records that failed the contract, never dropped: reason code, raw text, source object and line. "
                 "Malformed lines belong to the day they arrived."

@@ -117,3 +117,18 @@ def day_is_complete(dt: str, manifests: dict[str, SealManifest], late_arrival_ho
     start = datetime(day.year, day.month, day.day)
     hours = int(24 + late_arrival_hours)
     return all((start + timedelta(hours=h)).strftime("%Y-%m-%d-%H") in manifests for h in range(hours))
+
+
+PRODUCER_RUNS = "_producer_runs"
+
+
+def record_producer_run(storage: Storage, summary: dict) -> str:
+    """Keep every producer run's summary beside the data (the completeness ledger reads them)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    key = f"{PRODUCER_RUNS}/{stamp}-{summary.get('mode', 'run')}.json"
+    storage.write_bytes("processed", key, json.dumps(summary, indent=1, default=str).encode())
+    return key
+
+
+def read_producer_runs(storage: Storage) -> list[dict]:
+    return [json.loads(storage.read_bytes("processed", o.key)) for o in storage.list("processed", PRODUCER_RUNS)]

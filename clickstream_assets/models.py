@@ -10,6 +10,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from clickstream_assets.catalog import daily_table_asset, whole_table_asset
+from clickstream_assets.freshness import policy
 from clickstream_assets.partitions import daily_event
 from resources.catalog import SQL_ROOT
 from resources.engine import Engine, WriteResult
@@ -103,6 +104,8 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         deps=[dg.AssetDep(["glue", table]) for table in model.reads],
         backfill_policy=dg.BackfillPolicy.single_run() if model.partitioned else None,
         check_specs=specs,
+        automation_condition=dg.AutomationCondition.eager(),
+        freshness_policy=policy("processed", model.name),
         description=model.description,
     )
     def _model(context: dg.AssetExecutionContext, engine: Engine, storage: Storage, metrics: Metrics) -> Iterator:

@@ -22,6 +22,7 @@ class StepOutcome:
     success: bool
     checks: dict[str, bool] = field(default_factory=dict)  # "asset/key:check" -> passed
     blocking_failed: list[str] = field(default_factory=list)
+    freshness: dict[str, bool] = field(default_factory=dict)  # lag checks: about time, not about this build
     run_id: str = ""
     error: str = ""
 
@@ -53,10 +54,14 @@ def materialize(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     outcome = StepOutcome(name=name, success=result.success, run_id=result.run_id)
+    graph = defs.resolve_asset_graph()
     for event in result.get_asset_check_evaluations():
         label = f"{event.asset_key.to_user_string()}:{event.check_name}"
+        if event.check_name == "freshness_lag":
+            outcome.freshness[label] = event.passed
+            continue
         outcome.checks[label] = event.passed
-        if not event.passed and event.severity == dg.AssetCheckSeverity.ERROR:
+        if not event.passed and graph.get_check_spec(event.asset_check_key).blocking:
             outcome.blocking_failed.append(label)
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]

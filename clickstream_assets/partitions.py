@@ -10,6 +10,7 @@ import dagster as dg
 
 # BackfillPolicy is beta in Dagster 1.13 but is what makes a 30-day backfill one run; we choose it knowingly.
 warnings.filterwarnings("ignore", message=r".*`backfill_policy`.*beta")
+warnings.filterwarnings("ignore", message=r".*`owners`.*beta")
 
 # The first day the calendar holds; events before it are quarantined (no partition exists to hold them).
 CALENDAR_START = os.environ.get("CLICKSTREAM_START_DATE", "2026-11-01")

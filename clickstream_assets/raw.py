@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from clickstream_assets.freshness import policy
 from clickstream_assets.partitions import hour_value, hourly_arrival
 from clickstream_assets.sealing import seal_hours
 from clickstream_assets.settings import PipelineSettings
@@ -17,6 +18,7 @@ from resources.storage import Storage
     kinds={"s3", "json"},
     partitions_def=hourly_arrival,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    freshness_policy=policy("raw", "events"),
 )
 def raw_events(
     context: dg.AssetExecutionContext,

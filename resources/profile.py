@@ -58,6 +58,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
     from clickstream_assets.settings import PipelineSettings
     from resources.catalog import GlueCatalog, LocalCatalog
     from resources.dashboards import LocalDashboards
+    from resources.delivery import FirehoseDelivery, LocalDelivery
     from resources.engine import DuckDBEngine
     from resources.metrics import CloudWatchMetrics, LocalMetrics
     from resources.storage import LocalStorage, S3Storage
@@ -88,6 +89,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
             "dashboards": QuickSightDashboards(account_id=names["account_id"], database=names["database"],
                                                workgroup=names["workgroup"], region=region, endpoint_url=endpoint),
             "metrics": CloudWatchMetrics(region=region, endpoint_url=endpoint),
+            "delivery": FirehoseDelivery(stream_name=names["stream"], region=region, endpoint_url=endpoint),
         }
     storage = LocalStorage(warehouse=str(warehouse))
     catalog = LocalCatalog(warehouse=str(warehouse))
@@ -98,4 +100,6 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         "settings": PipelineSettings(),
         "dashboards": LocalDashboards(warehouse=str(warehouse)),
         "metrics": LocalMetrics(warehouse=str(warehouse)),
+        "delivery": LocalDelivery(warehouse=str(warehouse), stream_name=os.environ.get("CLICKSTREAM_STREAM",
+                                                                                     "clickstream-events")),
     }

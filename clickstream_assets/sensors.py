@@ -1,0 +1,140 @@
+"""Sensors: the producer's heartbeat, arrivals on the raw prefix, and declarative automation downstream."""
+
+import hashlib
+import json
+import os
+import time
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from clickstream_assets.jobs import producer_job
+from clickstream_assets.ledger import read_manifests, stale_days
+from clickstream_assets.partitions import hour_key
+from clickstream_assets.sealing import RAW_PREFIX, hour_prefix
+from resources.storage import Storage
+
+SEAL_KEYS = [dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])]
+LATE_KEYS = [dg.AssetKey(["processed", "events"]), dg.AssetKey(["processed", "quarantine"]),
+             dg.AssetKey(["glue", "events"]), dg.AssetKey(["glue", "quarantine"])]
+IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+GRACE_MINUTES = int(os.environ.get("CLICKSTREAM_SEAL_GRACE_MINUTES", "10"))  # Firehose flushes up to 5 min late
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@dg.sensor(
+    job=producer_job,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=10,
+    description="While on, launches the next bounded producer slice whenever none is running: continuous traffic.",
+)
+def producer_sensor(context: dg.SensorEvaluationContext):
+    active = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=producer_job.name, statuses=IN_PROGRESS), limit=1
+    )
+    if active:
+        return dg.SkipReason(f"slice {active[0].run_id[:8]} is still running")
+    # The slice's start time is its identity: run keys and seed offsets never repeat, so neither do event ids.
+    offset = max(int(time.time()), int(context.cursor or 0) + 1)
+    context.update_cursor(str(offset))
+    rate = float(os.environ.get("CLICKSTREAM_PRODUCER_RATE", "20"))
+    seconds = float(os.environ.get("CLICKSTREAM_PRODUCER_SLICE_SECONDS", "60"))
+    return dg.RunRequest(
+        run_key=f"producer-slice-{offset}",
+        run_config={"ops": {"produce_slice": {"config": {"rate": rate, "seconds": seconds, "seed_offset": offset}}}},
+    )
+
+
+def _hours_between(first: str, last: str) -> list[str]:
+    start = datetime.strptime(first, "%Y-%m-%d-%H")
+    end = datetime.strptime(last, "%Y-%m-%d-%H")
+    return [(start + timedelta(hours=h)).strftime("%Y-%m-%d-%H") for h in range(int((end - start).total_seconds()
+                                                                                     // 3600) + 1)]
+
+
+def plan_arrivals(storage: Storage, now: datetime, cursor: str | None, grace_minutes: int = GRACE_MINUTES):
+    """Run requests for closed hours whose objects differ from their seal, and for days with late records.
+
+    The cursor is the earliest hour not yet sealed and closed: hours before it are never listed again.
+    """
+    state = json.loads(cursor) if cursor else {}
+    current = now.strftime("%Y-%m-%d-%H")
+    if state.get("from_hour"):
+        first = state["from_hour"]
+    else:
+        keys = [o.key for o in storage.list("raw", RAW_PREFIX + "/")]
+        if not keys:
+            return [], json.dumps({"from_hour": None})
+        y, m, d, h = keys[0].split("/")[1:5]
+        first = f"{y}-{m}-{d}-{h}"
+    manifests = read_manifests(storage)
+    to_seal, next_from = [], None
+    for hour in _hours_between(first, current):
+        objects = storage.list("raw", hour_prefix(hour))
+        closed = datetime.strptime(hour, "%Y-%m-%d-%H").replace(tzinfo=timezone.utc) + timedelta(
+            hours=1, minutes=grace_minutes) <= now
+        manifest = manifests.get(hour)
+        sealed = {o["key"] for o in manifest.objects} if manifest else set()
+        if closed and objects and {o.key for o in objects} != sealed:
+            to_seal.append((hour, [o.key for o in objects]))
+        elif not closed and next_from is None:
+            next_from = hour
+    requests = []
+    for block in _contiguous([h for h, _ in to_seal]):
+        keys = [k for h, ks in to_seal if h in block for k in ks]
+        requests.append(dg.RunRequest(
+            run_key=f"seal:{block[0]}:{block[-1]}:{_digest(keys)}",
+            asset_selection=SEAL_KEYS,
+            tags={ASSET_PARTITION_RANGE_START_TAG: hour_key(block[0]), ASSET_PARTITION_RANGE_END_TAG: hour_key(block[-1]),
+                  "clickstream/reason": "new objects"},
+        ))
+    for day, hours in sorted(stale_days(storage, manifests).items()):
+        stamps = sorted((h, manifests[h].sealed_at) for h in hours)
+        requests.append(dg.RunRequest(
+            run_key=f"late:{day}:{_digest(stamps)}",
+            asset_selection=LATE_KEYS,
+            partition_key=day,
+            tags={"clickstream/reason": f"late records in {len(hours)} sealed hours"},
+        ))
+    pending = [h for h, _ in to_seal]
+    from_hour = min([*pending, next_from or current]) if pending or next_from else current
+    return requests, json.dumps({"from_hour": from_hour})
+
+
+def _contiguous(hours: list[str]) -> list[list[str]]:
+    blocks: list[list[str]] = []
+    for hour in sorted(hours):
+        previous = blocks[-1][-1] if blocks else None
+        if previous and datetime.strptime(hour, "%Y-%m-%d-%H") - datetime.strptime(previous, "%Y-%m-%d-%H") == \
+                timedelta(hours=1):
+            blocks[-1].append(hour)
+        else:
+            blocks.append([hour])
+    return blocks
+
+
+@dg.sensor(
+    name="arrival_sensor",
+    asset_selection=SEAL_KEYS + LATE_KEYS,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=60,
+    description="Seals each arrival hour once it is closed plus a grace period, and rebuilds any event day that "
+    "received late records after it was built.",
+)
+def arrival_sensor(context: dg.SensorEvaluationContext, storage: Storage):
+    requests, cursor = plan_arrivals(storage, datetime.now(timezone.utc), context.cursor)
+    context.update_cursor(cursor)
+    return requests or dg.SkipReason("no new objects in closed hours and no late records")
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Declarative automation: models, catalog tables, datasets and the dashboard follow new data.",
+)

@@ -1,0 +1,179 @@
+"""Sensors, the producer job, freshness checks mirrored to metrics, and alarm rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import boto3
+import dagster as dg
+import pytest
+
+from clickstream_assets.definitions import build_definitions
+from clickstream_assets.jobs import producer_job
+from clickstream_assets.ledger import read_producer_runs
+from clickstream_assets.sensors import arrival_sensor, plan_arrivals, producer_sensor
+from resources.alarms import ALARMS
+from resources.metrics import CloudWatchMetrics, LocalMetrics, MetricPoint
+from resources.profile import build_resources
+from resources.sinks import LocalFirehoseSink
+from tests.pipeline import Pipeline
+
+HOUR = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
+
+
+def land(warehouse, at: datetime, n: int = 3) -> None:
+    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=int(at.timestamp()))
+    event = {"event_id": "00000000-0000-4000-8000-000000000000", "schema_version": 1}
+    sink.send([json.dumps({**event, "n": i}) for i in range(n)], now=at.timestamp())
+    sink.flush()
+
+
+# -- arrival sensor ------------------------------------------------------------------------------------------------
+
+def test_a_closed_hour_is_sealed_once_and_nothing_new_means_no_run(tmp_path):
+    pipeline = Pipeline(tmp_path / "w")
+    storage = pipeline.resources["storage"]
+    land(pipeline.warehouse, HOUR + timedelta(minutes=5))
+    # Still open (and within the grace period): wait.
+    requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=65), None)
+    assert requests == [] and json.loads(cursor)["from_hour"] == "2026-11-02-10"
+    requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=75), cursor)
+    assert [r.run_key.split(":")[:3] for r in requests] == [["seal", "2026-11-02-10", "2026-11-02-10"]]
+    assert requests[0].tags["dagster/asset_partition_range_start"] == "2026-11-02-10:00"
+    again, _ = plan_arrivals(storage, HOUR + timedelta(minutes=75), None)
+    assert again[0].run_key == requests[0].run_key  # deterministic: the same objects give the same key
+    # Seal it for real; the next tick has nothing to do and moves the cursor on.
+    assert pipeline.seal_hours(HOUR, HOUR).success
+    requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=80), cursor)
+    assert requests == [] and json.loads(cursor)["from_hour"] == "2026-11-02-11"
+
+
+def test_a_late_object_in_a_sealed_hour_is_sealed_again_and_its_day_rebuilt(tmp_path):
+    pipeline = Pipeline(tmp_path / "w")
+    pipeline.produce(date(2026, 11, 2), 1, 500)
+    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 3, 3)).success
+    assert pipeline.build("2026-11-02").success
+    storage = pipeline.resources["storage"]
+    land(pipeline.warehouse, datetime(2026, 11, 2, 14, 59, tzinfo=timezone.utc))  # Firehose flushed it late
+    requests, cursor = plan_arrivals(storage, datetime(2026, 11, 3, 6, tzinfo=timezone.utc), None)
+    assert [r.run_key.split(":")[1] for r in requests] == ["2026-11-02-14"]
+    # After re-sealing, the day that hour feeds is stale: the sensor asks to rebuild exactly that day.
+    assert pipeline.seal_hours(datetime(2026, 11, 2, 14), datetime(2026, 11, 2, 14)).success
+    requests, _ = plan_arrivals(storage, datetime(2026, 11, 3, 6, tzinfo=timezone.utc), cursor)
+    late = [r for r in requests if r.run_key.startswith("late:")]
+    assert [r.partition_key for r in late] == ["2026-11-02"]
+
+
+def test_the_sensor_keeps_its_cursor_across_restarts(tmp_path):
+    pipeline = Pipeline(tmp_path / "w")
+    land(pipeline.warehouse, datetime.now(timezone.utc) - timedelta(hours=3))
+    context = dg.build_sensor_context(cursor=None, resources={"storage": pipeline.resources["storage"]})
+    result = arrival_sensor(context)
+    assert len(result) == 1 and result[0].run_key.startswith("seal:")
+    saved = context.cursor
+    restarted = dg.build_sensor_context(cursor=saved, resources={"storage": pipeline.resources["storage"]})
+    again = arrival_sensor(restarted)
+    assert [r.run_key for r in again] == [result[0].run_key]  # not yet sealed: asked again, same key (deduped)
+
+
+# -- producer sensor and job ---------------------------------------------------------------------------------------
+
+def test_the_producer_sensor_never_launches_two_slices_at_once(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    first = producer_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(first, dg.RunRequest)
+    config = first.run_config["ops"]["produce_slice"]["config"]
+    instance.create_run_for_job(job_def=producer_job, run_config=first.run_config,
+                                status=dg.DagsterRunStatus.STARTED)
+    skipped = producer_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(skipped, dg.SkipReason) and "still running" in skipped.skip_message
+    for run in instance.get_runs():
+        instance.report_run_canceled(run)
+    after = producer_sensor(dg.build_sensor_context(instance=instance, cursor=str(config["seed_offset"])))
+    assert after.run_key != first.run_key
+    assert after.run_config["ops"]["produce_slice"]["config"]["seed_offset"] > config["seed_offset"]
+
+
+def test_a_producer_slice_lands_events_and_records_its_run(tmp_path):
+    resources = build_resources("local", tmp_path / "w")
+    result = producer_job.execute_in_process(
+        run_config={"ops": {"produce_slice": {"config": {"rate": 400, "seconds": 1.5, "seed_offset": 7}}}},
+        resources=resources,
+    )
+    assert result.success
+    summary = result.output_for_node("produce_slice")
+    assert summary["produced"] == 600 and summary["delivered"] == 600
+    runs = read_producer_runs(resources["storage"])
+    assert runs[-1]["produced"] == 600
+    assert any((tmp_path / "w" / "raw" / "events").rglob("clickstream-events-1-*"))
+
+
+# -- freshness mirrored to metrics ---------------------------------------------------------------------------------
+
+def run_freshness(resources, instance):
+    defs = build_definitions(resources)
+    result = defs.get_job_def("freshness_checks").execute_in_process(instance=instance, raise_on_error=False)
+    return {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+
+
+def test_freshness_publishes_the_lag_to_cloudwatch(moto, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    resources = build_resources("local", tmp_path / "w")
+    resources["metrics"] = CloudWatchMetrics(endpoint_url=moto)
+    instance = dg.DagsterInstance.ephemeral()
+    # Old: raw data from days ago, materialized long ago (never, here) -> fails and publishes a large lag.
+    pipeline = Pipeline(tmp_path / "w", instance)
+    pipeline.produce(date(2026, 11, 2), 1, 300)
+    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 2, 23)).success
+    old = run_freshness(resources, instance)
+    assert not old["raw/events"].passed
+    cw = boto3.client("cloudwatch", endpoint_url=moto)
+    now = datetime.now(timezone.utc)
+    stats = cw.get_metric_statistics(Namespace="Clickstream", MetricName="FreshnessLagSeconds",
+                                     Dimensions=[{"Name": "Asset", "Value": "raw/events"}],
+                                     StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1),
+                                     Period=3600, Statistics=["Maximum"])
+    lag = stats["Datapoints"][0]["Maximum"]
+    assert lag > (now - datetime(2026, 11, 3, tzinfo=timezone.utc)).total_seconds() - 60
+
+
+def test_freshness_passes_for_new_data_and_lands_in_the_local_store(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    pipeline = Pipeline(tmp_path / "w", instance)
+    now = datetime.now(timezone.utc)
+    land(pipeline.warehouse, now - timedelta(minutes=1))
+    hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    assert pipeline.seal_hours(hour, hour).success
+    checks = run_freshness(pipeline.resources, instance)
+    assert checks["raw/events"].passed
+    recent = LocalMetrics(warehouse=str(tmp_path / "w")).recent("FreshnessLagSeconds")
+    raw = [p for p in recent if p.dimensions == {"Asset": "raw/events"}]
+    assert raw and raw[0].value < 3600
+
+
+# -- alarms --------------------------------------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+BREACHING = {
+    "clickstream-stale-data": [MetricPoint("FreshnessLagSeconds", 7 * 3600, "Seconds", {}, NOW)],
+    "clickstream-delivery-failures": [MetricPoint("DeliveryFailed", 3, "Count", {}, NOW)],
+    "clickstream-quarantine-rate": [MetricPoint("RowsQuarantined", 50, "Count", {}, NOW),
+                                    MetricPoint("RecordsTaken", 1000, "Count", {}, NOW)],
+    "clickstream-query-failures": [MetricPoint("QueryFailures", 1, "Count", {}, NOW)],
+    "clickstream-no-data": [MetricPoint("RecordsLanded", 500, "Count", {}, NOW - timedelta(hours=5))],
+}
+QUIET = {
+    "clickstream-stale-data": [MetricPoint("FreshnessLagSeconds", 600, "Seconds", {}, NOW)],
+    "clickstream-delivery-failures": [MetricPoint("DeliveryFailed", 0, "Count", {}, NOW)],
+    "clickstream-quarantine-rate": [MetricPoint("RowsQuarantined", 5, "Count", {}, NOW),
+                                    MetricPoint("RecordsTaken", 1000, "Count", {}, NOW)],
+    "clickstream-query-failures": [],
+    "clickstream-no-data": [MetricPoint("RecordsLanded", 500, "Count", {}, NOW - timedelta(minutes=30))],
+}
+
+
+@pytest.mark.parametrize("alarm", ALARMS, ids=lambda a: a.name)
+def test_every_alarm_fires_on_breaching_data_and_stays_quiet_otherwise(alarm):
+    assert alarm.evaluate(BREACHING[alarm.name], NOW)[0] == "ALARM"
+    assert alarm.evaluate(QUIET[alarm.name], NOW)[0] == "OK"
