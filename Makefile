@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export CLICKSTREAM_HOME ?= $(CURDIR)/.clickstream
 export DAGSTER_HOME ?= $(CLICKSTREAM_HOME)/dagster
 
-.PHONY: install demo test ui bench lint clean
+.PHONY: install demo test ui bench lint screenshots clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check clickstream_assets resources tests benchmarks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from clickstream_assets import catalog, datasets, events, freshness, jobs, models, raw, sensors
-from resources.profile import build_resources, ensure_dagster_home, warehouse_path
+from resources.profile import build_resources
 
 ASSETS = [
     raw.raw_events,
@@ -31,5 +31,4 @@ def build_definitions(resources: dict) -> dg.Definitions:
     )
 
 
-ensure_dagster_home(warehouse_path())
 defs = build_definitions(build_resources())
