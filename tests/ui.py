@@ -108,7 +108,8 @@ def dagster_ui(warehouse: Path):
                     break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dagster dev did not start: {(warehouse / 'dagster-dev.log').read_text()[-2000:]}")
+                    log_text = (warehouse / "dagster-dev.log").read_text()[-2000:]
+                    raise RuntimeError(f"dagster dev did not start: {log_text}") from None
                 time.sleep(1)
         # Wait until the code location is loaded, then dismiss the first-visit pop-up the supported way.
         while "RepositoryLocation" not in json.dumps(graphql(url, "{ workspaceOrError { __typename ... on Workspace "
