@@ -64,10 +64,14 @@ def materialize(
         if not event.passed and graph.get_check_spec(event.asset_check_key).blocking:
             outcome.blocking_failed.append(label)
     if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        outcome.error = "; ".join(
-            (e.step_failure_data.error.message.strip().splitlines() or [""])[0] for e in failures if e.step_failure_data
-        )
+        messages = []
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+                error = event.step_failure_data.error
+                while error.cause is not None:  # the user's problem is the root cause, not Dagster's wrapper
+                    error = error.cause
+                messages.append(f"{event.step_key}: {(error.message.strip().splitlines() or [''])[0]}")
+        outcome.error = "; ".join(messages)
     return outcome
 
 

@@ -18,10 +18,15 @@ class FaultyFirehoseClient:
     - ``throttle_rate``: the whole call raises ``ServiceUnavailableException`` before anything is delivered.
     """
 
-    def __init__(self, client, record_failure_rate: float = 0.0, throttle_rate: float = 0.0, seed: int = 0):
+    def __init__(self, client, record_failure_rate: float = 0.0, throttle_rate: float = 0.0, seed: int = 0,
+                 ghost_rate: float = 0.0):
         self.client = client
         self.record_failure_rate = record_failure_rate
         self.throttle_rate = throttle_rate
+        # A "ghost" failure: the records were delivered but the answer says they failed (a timeout after the
+        # write), so they are sent again and land twice. Only event_id dedupe can undo that.
+        self.ghost_rate = ghost_rate
+        self.ghost_records = 0
         self.rng = random.Random(seed)
         self.calls = 0
         self.failed_records = 0
@@ -36,7 +41,11 @@ class FaultyFirehoseClient:
                 "PutRecordBatch",
             )
         failed = [self.rng.random() < self.record_failure_rate for _ in Records]
+        ghosts = [not f and self.ghost_rate and self.rng.random() < self.ghost_rate for f in failed]
         passing = [r for r, f in zip(Records, failed) if not f]
+        if any(ghosts):
+            self.ghost_records += sum(ghosts)
+            failed = [f or g for f, g in zip(failed, ghosts)]
         if passing:
             response = self.client.put_record_batch(DeliveryStreamName=DeliveryStreamName, Records=passing)
             ids = iter(response["RequestResponses"])

@@ -48,3 +48,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def aws(moto, monkeypatch):
+    """A provisioned emulator and the aws profile pointed at it (DuckDB reads the S3 data: moto runs no SQL)."""
+    from resources.profile import aws_names
+    from resources.provision import provision
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    monkeypatch.setenv("CLICKSTREAM_ENGINE", "duckdb")
+    monkeypatch.setenv("CLICKSTREAM_AWS_ACCOUNT_ID", ACCOUNT)
+    names = aws_names()
+    provision(names, "us-east-1", moto, log=lambda _: None)
+    return moto, names

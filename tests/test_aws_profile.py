@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta, timezone
 
 import boto3
 import dagster as dg
-import pytest
 
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.models import MODELS
@@ -14,7 +13,7 @@ from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
-from resources.profile import aws_names, build_resources
+from resources.profile import build_resources
 from resources.provision import provision
 from resources.sinks import FirehoseSink, LocalFirehoseSink
 from tests.pipeline import Pipeline
@@ -28,16 +27,6 @@ DAILY = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"
 DAILY += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
 WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
 PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
-
-
-@pytest.fixture
-def aws(moto, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    monkeypatch.setenv("CLICKSTREAM_ENGINE", "duckdb")  # moto's Athena runs no SQL; DuckDB reads the S3 data
-    monkeypatch.setenv("CLICKSTREAM_AWS_ACCOUNT_ID", ACCOUNT)
-    names = aws_names()
-    provision(names, "us-east-1", moto, log=lambda _: None)
-    return moto, names
 
 
 def run_all(defs, instance, first_hour, last_hour):
