@@ -58,7 +58,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Like the AWS solution's late-event cut-off: older events would reopen days nobody rebuilds.
 MAX_EVENT_AGE = timedelta(days=30)
 
-TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+# Hours 00-23, minutes and seconds 00-59: some parsers roll 24:00:00 and leap seconds into the next minute or day.
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 _UUID_RE = re.compile(UUID_PATTERN)

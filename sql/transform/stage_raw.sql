@@ -27,7 +27,16 @@ fields AS (
         line,
         arrival_hour,
         arrival_ts,
-        r IS NOT NULL AND starts_with(ltrim(line), '{') AS is_object,
+        r IS NOT NULL AND starts_with(ltrim(line), '{')
+            -- Strict JSON (RFC 8259), as Athena parses it: some parsers also take NaN, Infinity and trailing
+            -- commas. Look for them outside string literals, only on lines where the cheap scan finds a hint.
+            AND NOT (
+                regexp_like(line, '(?i)nan|inf|,\s*[}\]]')
+                AND regexp_like(
+                    regexp_replace(line, '"(\\.|[^"\\])*"', '""'),
+                    '(?i)[:,\[]\s*[-+]?(nan|inf|infinity)\s*[,}\]]|,\s*[}\]]'
+                )
+            ) AS is_object,
         substr(json_format(r.event_id), 1, 1) AS event_id_t,
         substr(json_format(r.schema_version), 1, 1) AS schema_version_t,
         substr(json_format(r."timestamp"), 1, 1) AS timestamp_t,
@@ -60,7 +69,7 @@ timed AS (
     SELECT
         *,
         CASE
-            WHEN regexp_like(ts_text, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$')
+            WHEN regexp_like(ts_text, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$')
                 THEN CAST(try(from_iso8601_timestamp(ts_text)) AS TIMESTAMP)
         END AS event_ts
     FROM fields
