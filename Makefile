@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov lives in its own venv: its dependency pins would fight Dagster's.
+CHECKOV := .venv-checkov/bin/checkov
 export CLICKSTREAM_HOME ?= $(CURDIR)/.clickstream
 export DAGSTER_HOME ?= $(CLICKSTREAM_HOME)/dagster
 
@@ -15,10 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q --disable-pip-version-check 'checkov==3.3.30'
+
 demo: $(STAMP)
 	$(BIN)/clickstream demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)
@@ -36,4 +42,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check clickstream_assets resources tests benchmarks
 
 clean:
-	rm -rf $(VENV) .clickstream
+	rm -rf $(VENV) .venv-checkov .clickstream
