@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from clickstream_assets.lineage import passthrough
 from clickstream_assets.partitions import daily_event, hour_value, hourly_arrival
 from resources.catalog import Catalog, load_ddl
 from resources.storage import Storage
@@ -43,7 +44,9 @@ def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage
     """Catalog tables over the raw layer: ``raw_events`` (the JSON as delivered, for ad-hoc queries) and
     ``staged_events`` (every line classified), with one partition per sealed arrival hour."""
     values = [hour_value(k) for k in context.partition_keys]
-    return dg.MaterializeResult(metadata=register(catalog, storage, ["raw_events", "staged_events"], values))
+    metadata = register(catalog, storage, ["raw_events", "staged_events"], values)
+    metadata["dagster/column_schema"] = metadata["raw_events_columns"]
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def daily_table_asset(table: str, upstream: list[str], description: str) -> dg.AssetsDefinition:
@@ -61,7 +64,10 @@ def daily_table_asset(table: str, upstream: list[str], description: str) -> dg.A
         description=description,
     )
     def _table(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=register(catalog, storage, [table], context.partition_keys))
+        metadata = register(catalog, storage, [table], context.partition_keys)
+        metadata["dagster/column_lineage"] = passthrough(table, dg.AssetKey(upstream))
+        metadata["dagster/column_schema"] = metadata[f"{table}_columns"]
+        return dg.MaterializeResult(metadata=metadata)
 
     return _table
 
@@ -79,7 +85,10 @@ def whole_table_asset(table: str, upstream: list[str], description: str) -> dg.A
         description=description,
     )
     def _table(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=register(catalog, storage, [table], []))
+        metadata = register(catalog, storage, [table], [])
+        metadata["dagster/column_lineage"] = passthrough(table, dg.AssetKey(upstream))
+        metadata["dagster/column_schema"] = metadata[f"{table}_columns"]
+        return dg.MaterializeResult(metadata=metadata)
 
     return _table
 

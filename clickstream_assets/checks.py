@@ -30,6 +30,8 @@ EVENT_CHECKS = [
     dg.AssetCheckSpec("late_records_pending", asset=EVENTS,
                       description="No built day has late records waiting in sealed hours it did not read."),
 ]
+SCAN_CHECKS = [dg.AssetCheckSpec("scan_budget", asset=EVENTS,
+                                 description="Bytes scanned stay within the asset's budget (settings.scan_budgets).")]
 QUARANTINE_CHECKS = [
     dg.AssetCheckSpec("reasons_known", asset=QUARANTINE, blocking=True,
                       description="Every quarantined line carries one of the contract's reason codes."),
@@ -144,6 +146,22 @@ def reasons_known(ledgers: list[DayLedger]) -> dg.AssetCheckResult:
         passed=not unknown,
         metadata={**{f"reason_{k}": v for k, v in sorted(seen.items())}, "unknown": ", ".join(unknown) or "none"},
     )
+
+
+def scan_budget(asset_key: dg.AssetKey, bytes_scanned: int, budget: int) -> dg.AssetCheckResult:
+    """A materialization that reads more than its budget fails: a runaway query is a bill, not a detail."""
+    return dg.AssetCheckResult(
+        check_name="scan_budget",
+        asset_key=asset_key,
+        passed=bytes_scanned <= budget,
+        metadata={"bytes_scanned": bytes_scanned, "budget_bytes": budget,
+                  "share_of_budget": round(bytes_scanned / budget, 6) if budget else 0.0},
+    )
+
+
+def scan_budget_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec("scan_budget", asset=asset_key,
+                             description="Bytes scanned stay within the asset's budget (settings.scan_budgets).")
 
 
 def _range(days: list[str]) -> dict[str, str]:

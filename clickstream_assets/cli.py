@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--endpoint-url", help="an AWS emulator's URL (aws profile)")
     metrics.add_argument("--by-partition", action="store_true", help="one row per partition, not per asset")
 
+    cost = commands.add_parser("cost", help="what the pipeline cost, per asset and per day")
+    _common(cost)
+    cost.add_argument("--hours", type=_positive(float), default=24 * 30, help="how far back (default 30 days)")
+
     provision = commands.add_parser("provision", help="create the AWS resources through boto3 (emulators too)")
     provision.add_argument("--endpoint-url", help="an AWS emulator's URL (default $AWS_ENDPOINT_URL)")
     provision.add_argument("--region", help="AWS region (default $AWS_REGION)")
@@ -154,7 +158,7 @@ def _record_run(warehouse: Path, summary: dict) -> None:
 
 def _print_summary(summary: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps({k: v for k, v in summary.items() if k != "acknowledged"}))
         return
     malformed = summary.get("injected_malformed") or {}
     rows = [
@@ -279,6 +283,22 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def cmd_cost(args) -> int:
+    from clickstream_assets.cost import cost_report, print_report
+    from resources.profile import build_resources
+
+    warehouse = warehouse_path(args.warehouse)
+    if args.profile == "local" and not (warehouse / "metrics" / "metrics.db").exists():
+        raise CliError(f"warehouse {warehouse} has no cost records yet: run clickstream demo first")
+    resources = build_resources(args.profile, warehouse)
+    report = cost_report(resources["storage"], resources["metrics"], args.hours)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print_report(report)
+    return 0
+
+
 def cmd_provision(args) -> int:
     from resources.aws import endpoint_url, region
     from resources.profile import aws_names
@@ -308,7 +328,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo, "metrics": cmd_metrics,
-            "provision": cmd_provision,
+            "cost": cmd_cost, "provision": cmd_provision,
             "deploy": cmd_deploy}
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickstream_assets.completeness import read_report
 from clickstream_assets.freshness import policy
 from clickstream_assets.ledger import read_ledgers, read_manifests
+from clickstream_assets.lineage import passthrough
 from clickstream_assets.models import MODELS
 from resources.alarms import ALARMS
 from resources.dashboards import Dashboards
@@ -29,7 +31,9 @@ def dataset_asset(model: str) -> dg.AssetsDefinition:
         description=f"Dataset over the {model} table (QuickSight on AWS, a dataset file locally).",
     )
     def _dataset(engine: Engine, dashboards: Dashboards) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=dashboards.publish_dataset(model, engine.table_def(model)))
+        metadata = dashboards.publish_dataset(model, engine.table_def(model))
+        metadata["dagster/column_lineage"] = passthrough(model, dg.AssetKey(["glue", model]))
+        return dg.MaterializeResult(metadata=metadata)
 
     return _dataset
 
@@ -56,14 +60,16 @@ def pipeline_health(storage: Storage, metrics: Metrics | None = None) -> dict:
         recent = metrics.recent(hours=24)
         alarms = [{"name": a.name, "state": state, "reason": reason}
                   for a in ALARMS for state, reason in [a.evaluate(recent, now)]]
-    return {"days": days, "freshness": freshness, "alarms": alarms}
+    report = read_report(storage)
+    ledger = {"totals": report["totals"], "gaps": report["gaps"]} if report else None
+    return {"days": days, "freshness": freshness, "alarms": alarms, "ledger": ledger}
 
 
 @dg.asset(
     key=["quicksight", "dashboard"],
     group_name="quicksight",
     kinds={"quicksight", "html"},
-    deps=[dg.AssetDep(["quicksight", m.name]) for m in MODELS],
+    deps=[dg.AssetDep(["quicksight", m.name]) for m in MODELS] + [dg.AssetDep(["processed", "completeness"])],
     automation_condition=dg.AutomationCondition.eager(),
     freshness_policy=policy("quicksight", "dashboard"),
     description=(

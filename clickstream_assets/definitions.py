@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from clickstream_assets import catalog, datasets, events, freshness, jobs, models, raw, sensors
+from clickstream_assets import (
+    catalog,
+    completeness,
+    datasets,
+    events,
+    freshness,
+    jobs,
+    models,
+    raw,
+    sensors,
+    truth,
+)
 from resources.profile import build_resources
 
 ASSETS = [
@@ -15,6 +26,7 @@ ASSETS = [
     catalog.glue_quarantine,
     *models.model_assets,
     *models.model_tables,
+    completeness.completeness,
     *datasets.dataset_assets,
     datasets.dashboard,
 ]
@@ -23,7 +35,7 @@ ASSETS = [
 def build_definitions(resources: dict) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=freshness.freshness_checks,
+        asset_checks=[*freshness.freshness_checks, truth.planted_truth],
         jobs=[jobs.seal_hours_job, jobs.build_days_job, jobs.freshness_job, jobs.producer_job],
         schedules=[jobs.freshness_schedule],
         sensors=[sensors.producer_sensor, sensors.arrival_sensor, sensors.automation_sensor],

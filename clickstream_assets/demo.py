@@ -71,6 +71,7 @@ def run_demo(
     daily = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
     daily += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
     whole = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
+    whole.append(["processed", "completeness"])
     publish = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
     steps = [
         ("seal arrival hours", SEAL, first_hour, last_hour),

@@ -8,10 +8,11 @@ import dagster as dg
 from clickstream_assets import checks
 from clickstream_assets.freshness import policy
 from clickstream_assets.ledger import DayLedger, hours_holding, now_iso, read_manifests, write_ledger
+from clickstream_assets.lineage import clean_events_lineage
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine
-from resources.metrics import Metrics, points
+from resources.metrics import Metrics, attributed, points
 from resources.storage import Storage
 
 
@@ -82,7 +83,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             ),
         ),
     ],
-    check_specs=checks.EVENT_CHECKS + checks.QUARANTINE_CHECKS,
+    check_specs=checks.EVENT_CHECKS + checks.SCAN_CHECKS + checks.QUARANTINE_CHECKS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     can_subset=False,
 )
@@ -102,6 +103,9 @@ def clean_events(
                     Asset="processed/events")
     batch += points({"QuerySeconds": clean.stats.seconds + quarantined.stats.seconds}, "Seconds",
                     Asset="processed/events")
+    batch += attributed("QueryCostUSD", clean.stats.cost_usd + quarantined.stats.cost_usd,
+                        {d: clean.partitions[d].bytes + quarantined.partitions[d].bytes for d in days},
+                        Asset="processed/events")
     metrics.put(batch)
     for day, ledger in zip(days, ledgers):
         context.log_event(
@@ -121,6 +125,7 @@ def clean_events(
             "duplicates_removed": sum(d.duplicates for d in ledgers),
             "late_records": sum(d.late for d in ledgers),
             "hours_read": len({h for d in ledgers for h in d.hours}),
+            "dagster/column_lineage": clean_events_lineage(),
             **clean.stats.as_metadata(),
         },
     )
@@ -136,6 +141,8 @@ def clean_events(
     yield checks.session_gaps(engine, days, settings.session_gap_minutes)
     yield checks.late_records_pending(storage, manifests)
     yield checks.reasons_known(ledgers)
+    yield checks.scan_budget(checks.EVENTS, clean.stats.bytes_scanned + quarantined.stats.bytes_scanned,
+                             settings.budget_for("processed/events"))
 
 
 def _sum_reasons(ledgers: list[DayLedger]) -> dict[str, int]:

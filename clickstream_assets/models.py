@@ -10,11 +10,14 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from clickstream_assets.catalog import daily_table_asset, whole_table_asset
+from clickstream_assets.checks import scan_budget, scan_budget_spec
 from clickstream_assets.freshness import policy
+from clickstream_assets.lineage import derived
 from clickstream_assets.partitions import daily_event
+from clickstream_assets.settings import PipelineSettings
 from resources.catalog import SQL_ROOT
 from resources.engine import Engine, WriteResult
-from resources.metrics import Metrics, points
+from resources.metrics import Metrics, attributed, points
 from resources.storage import Storage
 
 
@@ -94,7 +97,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
     key = dg.AssetKey(["processed", model.name])
     specs = [
         dg.AssetCheckSpec(c.name, asset=key, blocking=c.blocking, description=c.description) for c in model.checks
-    ]
+    ] + [scan_budget_spec(key)]
 
     @dg.asset(
         key=key,
@@ -108,7 +111,10 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         freshness_policy=policy("processed", model.name),
         description=model.description,
     )
-    def _model(context: dg.AssetExecutionContext, engine: Engine, storage: Storage, metrics: Metrics) -> Iterator:
+    def _model(
+        context: dg.AssetExecutionContext, engine: Engine, storage: Storage, metrics: Metrics,
+        settings: PipelineSettings,
+    ) -> Iterator:
         days = list(context.partition_keys) if model.partitioned else []
         params = {"first_day": min(days), "last_day": max(days)} if days else {}
         asset = key.to_user_string()
@@ -121,6 +127,8 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
             points({"Rows": result.rows}, Asset=asset)
             + points({"QueryBytesScanned": result.stats.bytes_scanned}, "Bytes", Asset=asset)
             + points({"QuerySeconds": result.stats.seconds}, "Seconds", Asset=asset)
+            + attributed("QueryCostUSD", result.stats.cost_usd, {k: v.bytes for k, v in result.partitions.items()},
+                         Asset=asset)
         )
         table = engine.table_def(model.name)
         yield dg.MaterializeResult(
@@ -129,6 +137,8 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
                 "bytes": dg.MetadataValue.int(result.bytes),
                 "partitions_written": len(result.partitions),
                 "preview": dg.MetadataValue.md(_preview(storage, result)),
+                "s3_bytes_by_partition": {k: v.bytes for k, v in result.partitions.items()},
+                "dagster/column_lineage": derived(model.name, model.reads),
                 "dagster/column_schema": dg.TableSchema(
                     columns=[dg.TableColumn(c.name, c.hive_type) for c in table.columns + table.partition_keys]
                 ),
@@ -144,6 +154,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
                 passed=row["violations"] == 0,
                 metadata={k: v if isinstance(v, (int, float, str)) else str(v) for k, v in row.items()},
             )
+        yield scan_budget(key, result.stats.bytes_scanned, settings.budget_for(asset))
 
     return _model
 

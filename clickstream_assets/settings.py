@@ -16,3 +16,11 @@ class PipelineSettings(dg.ConfigurableResource):
     quarantine_rate_threshold: float = 0.02
     # Sessions are keyed by the session_id sent; flag sessions idle longer than this inside.
     session_gap_minutes: int = 30
+    # A materialization that scans more than its budget fails its scan_budget check (bytes; per asset overrides).
+    scan_budget_bytes: int = 10 * 1024**3
+    scan_budgets: dict[str, int] = {}
+    # Planted truth: how many standard errors a measured rate may stray from the simulator's before failing.
+    planted_truth_z: float = 4.5
+
+    def budget_for(self, asset: str) -> int:
+        return self.scan_budgets.get(asset, self.scan_budget_bytes)

@@ -183,6 +183,7 @@ class AthenaEngine(Engine):
             )
             result.stats.seconds += stats.seconds
             result.stats.bytes_scanned += stats.bytes_scanned
+            result.stats.queries = len(result.partitions) + 1
             written = self.storage.list_uri(location)
             result.partitions[value] = PartitionWrite(rows=-1, bytes=sum(o.size for o in written), uri=location)
         return result

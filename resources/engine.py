@@ -78,12 +78,22 @@ class QueryStats:
     rows: int = 0
     estimated: bool = True  # local figures come from file sizes, not a bill
 
+    queries: int = 1
+
+    @property
+    def cost_usd(self) -> float:
+        from resources.pricing import athena_cost
+
+        return athena_cost(self.bytes_scanned, self.queries)
+
     def as_metadata(self) -> dict:
+        # Locally the bytes are the files DuckDB was given, priced as Athena would bill them: an estimate.
         label = " (estimate)" if self.estimated else ""
         return {
             "engine": self.engine,
             "query_seconds": round(self.seconds, 3),
             f"bytes_scanned{label}": dg.MetadataValue.int(self.bytes_scanned),
+            f"athena_cost_usd{label}": round(self.cost_usd, 6),
             "files_scanned": self.files_scanned,
         }
 

@@ -192,7 +192,16 @@ def _health(health: dict) -> str:
         f'<li class="{"bad" if a["state"] == "ALARM" else "ok"}">{escape(a["name"])}: {escape(a["state"])}'
         f' ({escape(a.get("reason", ""))})</li>' for a in alarms
     )
-    return (f"<ul>{facts}</ul>" + (f"<ul>{alarm_items}</ul>" if alarm_items else "")
+    ledger = health.get("ledger")
+    ledger_html = ""
+    if ledger:
+        hops = "".join(f'<td data-hop="{escape(k)}">{fmt(v)}</td>' for k, v in ledger["totals"].items())
+        heads = "".join(f"<th>{escape(k.replace('_', ' '))}</th>" for k in ledger["totals"])
+        gaps = "".join(f'<li class="bad">{escape(g)}</li>' for g in ledger["gaps"][:10])
+        ledger_html = ('<div class="scroll"><table class="ledger"><thead><tr>' + heads + "</tr></thead><tbody><tr>"
+                       + hops + "</tr></tbody></table></div>"
+                       + (f"<ul>{gaps}</ul>" if gaps else '<p class="ok">Completeness ledger: no gaps.</p>'))
+    return (f"<ul>{facts}</ul>" + (f"<ul>{alarm_items}</ul>" if alarm_items else "") + ledger_html
             + '<div class="scroll"><table><thead><tr><th>day</th><th>taken</th><th>clean</th><th>duplicates</th>'
             '<th>quarantined</th><th>quarantine rate</th><th>late</th><th>reconciles</th></tr></thead>'
             f"<tbody>{rows}</tbody></table></div>")

@@ -28,6 +28,13 @@ def points(values: dict[str, float], unit: str = "Count", **dimensions: str) -> 
     return [MetricPoint(name, float(v), unit, dict(dimensions)) for name, v in values.items()]
 
 
+def attributed(name: str, total: float, shares: dict[str, int], unit: str = "None", **dimensions: str) -> list[MetricPoint]:
+    """Split one figure (a query's cost) over partitions by their share (bytes written), one point each."""
+    weight = sum(shares.values())
+    return [MetricPoint(name, total * (v / weight if weight else 1 / len(shares)), unit,
+                        {**dimensions, "Partition": k}) for k, v in shares.items()] if shares else []
+
+
 class Metrics(dg.ConfigurableResource, ABC):
     """Publishes pipeline figures and reads them back."""
 

@@ -53,6 +53,7 @@ class DeliveryStats:
     calls: int = 0
     objects: int = 0
     bytes: int = 0
+    billed_bytes: int = 0  # what Firehose would bill: each record rounded up to 5 KB
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -120,6 +121,7 @@ class LocalFirehoseSink(Sink):
         self._size = 0
         self._opened: float | None = None
         self._on_object = on_object
+        self.acknowledged: dict[str, int] = {}  # object key -> records: what the completeness ledger checks
 
     def send(self, records: Sequence[str], now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -131,6 +133,8 @@ class LocalFirehoseSink(Sink):
             self._opened = now
         self._buffer.extend(records)
         self._size += sum(map(len, records)) + len(records)
+        # Events are far below 5 KB, so each bills as one 5 KB increment unless it is larger.
+        self.stats.billed_bytes += sum(-(-(len(r) + 1) // 5120) for r in records) * 5120
         if self._size >= self.buffer_bytes:
             self.flush()
 
@@ -152,6 +156,7 @@ class LocalFirehoseSink(Sink):
         self.stats.calls += 1
         self.stats.bytes += len(data)
         self.stats.delivered += len(self._buffer)
+        self.acknowledged[key] = len(self._buffer)
         if self._on_object:
             self._on_object(key, len(self._buffer))
         self._buffer = []
@@ -204,6 +209,7 @@ class FirehoseSink(Sink):
                 self._pending, self._pending_bytes = [], 0
             self._pending.append(data)
             self._pending_bytes += len(data)
+            self.stats.billed_bytes += -(-len(data) // 5120) * 5120
 
     def flush(self) -> None:
         if self._pending:

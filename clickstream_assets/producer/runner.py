@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from clickstream_assets.contract import FIELDS, format_timestamp, parse_timestamp
 from clickstream_assets.producer.simulator import DAY_MS, MAX_SESSION_MS, Behaviour, Mess, Simulator
+from resources.pricing import firehose_cost
 from resources.sinks import DeliveryError, Sink
 
 HISTORICAL_SLOT_MS = 60_000
@@ -42,6 +43,8 @@ class RunSummary:
     api_calls: int = 0
     objects: int = 0
     bytes: int = 0
+    firehose_billed_bytes: int = 0
+    firehose_cost_usd: float = 0.0
     injected_duplicates: int = 0
     injected_malformed: dict[str, int] = field(default_factory=dict)
     injected_late: int = 0
@@ -51,6 +54,7 @@ class RunSummary:
     seconds: float = 0.0
     events_per_second: float = 0.0
     error: str | None = None
+    acknowledged: dict[str, int] = field(default_factory=dict)  # local sink: object key -> records
     behaviour: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
 
@@ -221,6 +225,8 @@ def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: floa
         api_calls=stats.calls,
         objects=stats.objects,
         bytes=stats.bytes,
+        firehose_billed_bytes=stats.billed_bytes,
+        firehose_cost_usd=round(firehose_cost(stats.billed_bytes), 6),
         injected_duplicates=sim.counts.duplicates,
         injected_malformed=dict(sim.counts.malformed),
         injected_late=sim.counts.late,
@@ -230,6 +236,7 @@ def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: floa
         seconds=round(seconds, 3),
         events_per_second=round(produced / seconds, 1) if seconds > 0 else 0.0,
         behaviour=sim.behaviour.as_dict(),
+        acknowledged=dict(getattr(sink, "acknowledged", {})),
     )
 
 
@@ -367,6 +374,9 @@ def ingest(sink: Sink, lines: Iterable[str], batch: int = 500) -> RunSummary:
     summary.delivered, summary.failed, summary.retried = stats.delivered, stats.failed, stats.retried
     summary.api_calls, summary.objects, summary.bytes = stats.calls, stats.objects, stats.bytes
     summary.throttled_calls = stats.throttled_calls
+    summary.acknowledged = dict(getattr(sink, "acknowledged", {}))
+    summary.firehose_billed_bytes = stats.billed_bytes
+    summary.firehose_cost_usd = round(firehose_cost(stats.billed_bytes), 6)
     summary.seconds = round(time.perf_counter() - started, 3)
     summary.events_per_second = round(sent / summary.seconds, 1) if summary.seconds else 0.0
     return summary

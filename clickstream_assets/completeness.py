@@ -1,0 +1,126 @@
+"""``processed/completeness``: every count along the way, lined up per producer run, arrival hour and event day.
+
+produced -> accepted by the delivery stream -> landed in raw objects -> taken by sealing -> routed to days ->
+clean + duplicates + quarantined. Any gap fails the check and names the hop and the hour (or day).
+"""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+from clickstream_assets.ledger import read_ledgers, read_manifests, read_producer_runs
+from clickstream_assets.sealing import RAW_PREFIX
+from clickstream_assets.settings import PipelineSettings
+from resources.storage import Storage
+
+KEY = dg.AssetKey(["processed", "completeness"])
+REPORT = "_ledger/completeness.json"
+
+
+def _hour_of(key: str) -> str:
+    y, m, d, h = key.split("/")[1:5]
+    return f"{y}-{m}-{d}-{h}"
+
+
+def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    runs = read_producer_runs(storage)
+    manifests = read_manifests(storage)
+    ledgers = read_ledgers(storage)
+    gaps: list[str] = []
+
+    # Hop 1, the producer: every record sent was accepted or reported as failed.
+    produced = sum(r.get("records_sent", 0) for r in runs)
+    accepted = sum(r.get("delivered", 0) for r in runs)
+    for run in runs:
+        lost = run.get("records_sent", 0) - run.get("delivered", 0)
+        if lost:
+            gaps.append(f"delivery: a {run.get('mode')} run sent {run.get('records_sent')} records, the stream "
+                        f"accepted {run.get('delivered')} ({lost} not delivered)")
+
+    # Hop 2, landing: what is in raw now, per object, against what the local sink acknowledged.
+    landed_by_object = {o.key: storage.read_bytes("raw", o.key).count(b"\n") for o in storage.list("raw", RAW_PREFIX + "/")}
+    for run in runs:
+        for key, records in (run.get("acknowledged") or {}).items():
+            if landed_by_object.get(key, 0) != records:
+                gaps.append(f"landing: hour {_hour_of(key)}: object {key.rsplit('/', 1)[-1]} was acknowledged with "
+                            f"{records} records, raw holds {landed_by_object.get(key, 0)}")
+    hours: dict[str, dict] = {}
+    for key, records in landed_by_object.items():
+        hours.setdefault(_hour_of(key), {"landed": 0, "sealed": 0})["landed"] += records
+
+    # Hop 3, sealing: a closed hour's records are all taken by its seal.
+    for hour, manifest in manifests.items():
+        hours.setdefault(hour, {"landed": 0, "sealed": 0})["sealed"] = manifest.records
+    for hour, row in sorted(hours.items()):
+        closed = datetime.strptime(hour, "%Y-%m-%d-%H").replace(tzinfo=timezone.utc) + timedelta(hours=1) <= now
+        row["pending"] = not closed
+        if closed and row["landed"] != row["sealed"]:
+            gaps.append(f"sealing: hour {hour}: {row['landed']} records landed, {row['sealed']} sealed")
+
+    # Hops 4 and 5, days: what the seals route to a day is what the day took, and all of it has an outcome.
+    routed: dict[str, int] = {}
+    for manifest in manifests.values():
+        for day, n in manifest.by_day.items():
+            routed[day] = routed.get(day, 0) + n
+    days = {}
+    for day in sorted(set(routed) | set(ledgers)):
+        ledger = ledgers.get(day)
+        due = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(hours=24 + late_arrival_hours)
+        row = {"routed": routed.get(day, 0), "taken": ledger.taken if ledger else 0,
+               "clean": ledger.clean if ledger else 0, "duplicates": ledger.duplicates if ledger else 0,
+               "quarantined": ledger.quarantined if ledger else 0, "late": ledger.late if ledger else 0,
+               "pending": due > now}
+        days[day] = row
+        if row["routed"] != row["taken"] and not row["pending"]:
+            gaps.append(f"building: day {day}: sealed hours hold {row['routed']} records for it, the last build "
+                        f"took {row['taken']}")
+        if ledger and not ledger.reconciles:
+            gaps.append(f"outcomes: day {day}: taken {ledger.taken} != clean {ledger.clean} + duplicates "
+                        f"{ledger.duplicates} + quarantined {ledger.quarantined}")
+    totals = {
+        "produced": produced,
+        "accepted": accepted,
+        "landed": sum(h["landed"] for h in hours.values()),
+        "sealed": sum(h["sealed"] for h in hours.values()),
+        "routed_to_days": sum(routed.values()),
+        "taken": sum(d["taken"] for d in days.values()),
+        "clean": sum(d["clean"] for d in days.values()),
+        "duplicates": sum(d["duplicates"] for d in days.values()),
+        "quarantined": sum(d["quarantined"] for d in days.values()),
+        "late": sum(d["late"] for d in days.values()),
+    }
+    return {"checked_at": now.isoformat(timespec="seconds"), "totals": totals, "hours": hours, "days": days,
+            "gaps": gaps}
+
+
+@dg.asset(
+    key=KEY,
+    group_name="processed",
+    kinds={"json"},
+    deps=[dg.AssetDep(["raw", "events"]), dg.AssetDep(["processed", "events"])],
+    check_specs=[dg.AssetCheckSpec("no_gaps", asset=KEY, description=(
+        "Every count lines up from the producer to the clean events; a gap names the hop and the hour or day."))],
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def completeness(storage: Storage, settings: PipelineSettings):
+    """The completeness ledger: produced, accepted by the stream, landed in raw, sealed, routed to event days, and
+    clean + duplicates + quarantined, per producer run, arrival hour and event day. Nothing any other clickstream
+    product accounts for end to end."""
+    report = build_completeness(storage, settings.late_arrival_hours)
+    storage.write_bytes("processed", REPORT, json.dumps(report, indent=1).encode())
+    totals = report["totals"]
+    table = "| hop | records |\n|---|---|\n" + "\n".join(f"| {k} | {v:,} |" for k, v in totals.items())
+    yield dg.MaterializeResult(metadata={**totals, "ledger": dg.MetadataValue.md(table),
+                                         "gaps": len(report["gaps"])})
+    yield dg.AssetCheckResult(check_name="no_gaps", passed=not report["gaps"],
+                              metadata={"gaps": "\n".join(report["gaps"][:20]) or "none",
+                                        "gap_count": len(report["gaps"])})
+
+
+def read_report(storage: Storage) -> dict | None:
+    if not storage.exists("processed", REPORT):
+        return None
+    return json.loads(storage.read_bytes("processed", REPORT))
+

@@ -1,0 +1,64 @@
+"""Column lineage: derived from each model's SQL by sqlglot, so the UI shows which raw fields feed every
+dataset column. Catalog tables and datasets pass their columns through unchanged."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import dagster as dg
+import sqlglot
+from sqlglot import exp
+from sqlglot.lineage import lineage
+
+from resources.catalog import SQL_ROOT, load_ddl
+
+_LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed"}  # lineage needs columns, not places
+
+
+def _columns(table: str) -> list[str]:
+    ddl = load_ddl(table, _LOCATIONS)
+    return [c.name for c in ddl.columns + ddl.partition_keys]
+
+
+@cache
+def model_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
+    """Output column -> [(table read, column)] for ``sql/models/<model>.sql``."""
+    sql = (SQL_ROOT / "models" / f"{model}.sql").read_text()
+    schema = {t: {c: "string" for c in _columns(t)} for t in reads}
+    parsed = sqlglot.parse_one(sql, read="athena")
+    found: dict[str, list[tuple[str, str]]] = {}
+    for column in _columns(model):
+        node = lineage(column, parsed, schema=schema, dialect="athena")
+        sources = set()
+        for step in node.walk():
+            if not step.downstream and isinstance(step.source, exp.Table) and "." in step.name:
+                table, name = step.name.rsplit(".", 1)
+                if table in reads:
+                    sources.add((table, name))
+        found[column] = sorted(sources)
+    return found
+
+
+def derived(model: str, reads: list[str]) -> dg.TableColumnLineage:
+    return dg.TableColumnLineage(deps_by_column={
+        column: [dg.TableColumnDep(asset_key=dg.AssetKey(["glue", t]), column_name=c) for t, c in sources]
+        for column, sources in model_lineage(model, tuple(reads)).items()
+    })
+
+
+def passthrough(table: str, upstream: dg.AssetKey) -> dg.TableColumnLineage:
+    return dg.TableColumnLineage(deps_by_column={
+        c: [dg.TableColumnDep(asset_key=upstream, column_name=c)] for c in _columns(table)
+    })
+
+
+def clean_events_lineage() -> dg.TableColumnLineage:
+    """Each clean column is the raw JSON field of the same name (``timestamp`` becomes ``event_ts``)."""
+    raw = set(_columns("raw_events"))
+    deps = {}
+    for column in _columns("events"):
+        field = "timestamp" if column == "event_ts" else column
+        if field in raw:
+            deps[column] = [dg.TableColumnDep(asset_key=dg.AssetKey(["glue", "raw_events"]), column_name=field)]
+    deps["dt"] = [dg.TableColumnDep(asset_key=dg.AssetKey(["glue", "raw_events"]), column_name="timestamp")]
+    return dg.TableColumnLineage(deps_by_column=deps)
