@@ -49,22 +49,22 @@ def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage
     return dg.MaterializeResult(metadata=metadata)
 
 
-def daily_table_asset(table: str, upstream: list[str], description: str) -> dg.AssetsDefinition:
-    """The catalog table of a daily processed dataset: its DDL, plus a partition per day written."""
+def table_asset(table: str, upstream: list[str], description: str, daily: bool = True) -> dg.AssetsDefinition:
+    """The catalog table of a processed dataset: its DDL, plus a partition per day written (when daily)."""
 
     @dg.asset(
         name=table,
         key_prefix=["glue"],
         group_name="glue",
         kinds={"glue"},
-        partitions_def=daily_event,
+        partitions_def=daily_event if daily else None,
         deps=[dg.AssetDep(upstream)],
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
         automation_condition=dg.AutomationCondition.eager(),
         description=description,
     )
     def _table(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
-        metadata = register(catalog, storage, [table], context.partition_keys)
+        metadata = register(catalog, storage, [table], context.partition_keys if daily else [])
         metadata["dagster/column_lineage"] = passthrough(table, dg.AssetKey(upstream))
         metadata["dagster/column_schema"] = metadata[f"{table}_columns"]
         return dg.MaterializeResult(metadata=metadata)
@@ -72,30 +72,9 @@ def daily_table_asset(table: str, upstream: list[str], description: str) -> dg.A
     return _table
 
 
-def whole_table_asset(table: str, upstream: list[str], description: str) -> dg.AssetsDefinition:
-    """The catalog table of an unpartitioned processed dataset, rebuilt whole each time."""
-
-    @dg.asset(
-        name=table,
-        key_prefix=["glue"],
-        group_name="glue",
-        kinds={"glue"},
-        deps=[dg.AssetDep(upstream)],
-        automation_condition=dg.AutomationCondition.eager(),
-        description=description,
-    )
-    def _table(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
-        metadata = register(catalog, storage, [table], [])
-        metadata["dagster/column_lineage"] = passthrough(table, dg.AssetKey(upstream))
-        metadata["dagster/column_schema"] = metadata[f"{table}_columns"]
-        return dg.MaterializeResult(metadata=metadata)
-
-    return _table
-
-
-glue_events = daily_table_asset(
+glue_events = table_asset(
     "events", ["processed", "events"], "Catalog table of the clean events (Parquet, partitioned by dt)."
 )
-glue_quarantine = daily_table_asset(
+glue_quarantine = table_asset(
     "quarantine", ["processed", "quarantine"], "Catalog table of quarantined lines with their reason codes."
 )

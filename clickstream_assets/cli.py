@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--endpoint-url", help="an AWS emulator's URL (aws profile)")
     metrics.add_argument("--by-partition", action="store_true", help="one row per partition, not per asset")
 
+    backfill = commands.add_parser("backfill", help="seal, build and publish the days you name (local profile)")
+    backfill.add_argument("--warehouse", help="local warehouse folder (default $CLICKSTREAM_HOME or ./.clickstream)")
+    backfill.add_argument("--start", type=_day, required=True, help="first event day")
+    backfill.add_argument("--end", type=_day, required=True, help="last event day")
+    backfill.add_argument("--debug", action="store_true", help="show tracebacks")
+
     cost = commands.add_parser("cost", help="what the pipeline cost, per asset and per day")
     _common(cost)
     cost.add_argument("--hours", type=_positive(float), default=24 * 30, help="how far back (default 30 days)")
@@ -283,6 +289,17 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def cmd_backfill(args) -> int:
+    from clickstream_assets.demo import run_backfill
+
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    warehouse = warehouse_path(args.warehouse)
+    if not (warehouse / "raw").exists():
+        raise CliError(f"warehouse {warehouse} has no raw events yet: run clickstream produce first")
+    return run_backfill(warehouse, args.start, args.end)
+
+
 def cmd_cost(args) -> int:
     from clickstream_assets.cost import cost_report, print_report
     from resources.profile import build_resources
@@ -328,7 +345,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"produce": cmd_produce, "ingest": cmd_ingest, "demo": cmd_demo, "metrics": cmd_metrics,
-            "cost": cmd_cost, "provision": cmd_provision,
+            "backfill": cmd_backfill, "cost": cmd_cost, "provision": cmd_provision,
             "deploy": cmd_deploy}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pyarrow.parquet as pq
 
-from clickstream_assets.catalog import daily_table_asset, whole_table_asset
+from clickstream_assets.catalog import table_asset
 from clickstream_assets.checks import scan_budget, scan_budget_spec
 from clickstream_assets.freshness import policy
 from clickstream_assets.lineage import derived
@@ -160,8 +160,8 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
 
 
 def model_table_asset(model: Model) -> dg.AssetsDefinition:
-    factory = daily_table_asset if model.partitioned else whole_table_asset
-    return factory(model.name, ["processed", model.name], f"Catalog table of processed/{model.name}.")
+    return table_asset(model.name, ["processed", model.name], f"Catalog table of processed/{model.name}.",
+                       daily=model.partitioned)
 
 
 model_assets = [model_asset(m) for m in MODELS]

@@ -21,7 +21,7 @@ from resources.engine import Engine, QueryStats
 from resources.storage import ObjectInfo, Storage
 
 RAW_PREFIX = "events"
-CHUNK_BYTES = 256 * 1024 * 1024
+CHUNK_BYTES = 128 * 1024 * 1024
 OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
 
 LINES_SCHEMA = pa.schema(

@@ -156,7 +156,8 @@ class DuckDBEngine(Engine):
     storage: Storage
     catalog: Catalog
     threads: int = 2
-    memory_limit: str = "4GB"
+    # DuckDB spills past this to <warehouse>/tmp, so a 5M-event day stays well under 2 GB of RAM.
+    memory_limit: str = "1GB"
 
     def _connect(self):
         import duckdb
