@@ -94,8 +94,13 @@ def counts_reconcile(ledgers: list[DayLedger]) -> dg.AssetCheckResult:
     )
 
 
+# A rate over a handful of records (a day that has only begun, or holds only stragglers) says nothing.
+MIN_RECORDS_FOR_RATE = 1000
+
+
 def quarantine_rate(ledgers: list[DayLedger], threshold: float) -> dg.AssetCheckResult:
-    rates = {d.dt: (d.quarantined / d.taken if d.taken else 0.0) for d in ledgers}
+    judged = [d for d in ledgers if d.taken >= MIN_RECORDS_FOR_RATE]
+    rates = {d.dt: d.quarantined / d.taken for d in judged}
     worst = max(rates.values(), default=0.0)
     return dg.AssetCheckResult(
         check_name="quarantine_rate",
@@ -103,7 +108,9 @@ def quarantine_rate(ledgers: list[DayLedger], threshold: float) -> dg.AssetCheck
         passed=worst <= threshold,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"worst_day_rate": round(worst, 5), "threshold": threshold,
-                  "days_over": ", ".join(d for d, r in rates.items() if r > threshold) or "none"},
+                  "days_over": ", ".join(d for d, r in rates.items() if r > threshold) or "none",
+                  "days_too_small_to_judge": ", ".join(d.dt for d in ledgers if d.taken < MIN_RECORDS_FOR_RATE)
+                  or "none"},
     )
 
 

@@ -124,3 +124,15 @@ def test_late_records_mark_their_day_stale_and_a_rebuild_takes_them_in(tmp_path)
 def test_partition_values_are_validated_before_they_reach_sql(bad):
     with pytest.raises(ValueError):
         check_params({"first_day": bad})
+
+
+def test_the_quarantine_rate_judges_only_days_with_enough_records():
+    from clickstream_assets.checks import quarantine_rate
+    from clickstream_assets.ledger import DayLedger
+
+    def day(dt, taken, quarantined):
+        return DayLedger(dt, "now", {}, taken, taken - quarantined, 0, quarantined, 0)
+
+    assert quarantine_rate([day("2026-11-02", 50_000, 250), day("2026-11-03", 40, 10)], 0.02).passed
+    failing = quarantine_rate([day("2026-11-02", 50_000, 2_000)], 0.02)
+    assert not failing.passed and failing.metadata["days_over"].value == "2026-11-02"
