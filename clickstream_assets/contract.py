@@ -153,6 +153,3 @@ def classify_line(line: bytes | str, arrival: datetime) -> Verdict:
         return Verdict("future_timestamp")
     return Verdict(None, moment)
 
-
-def is_valid_event(record: dict, arrival: datetime) -> bool:
-    return classify_line(json.dumps(record), arrival).valid

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from resources.catalog import check_partition_value
 from resources.storage import Storage
@@ -109,14 +109,6 @@ def stale_days(storage: Storage, manifests: dict[str, SealManifest] | None = Non
             if manifest.by_day.get(dt) and ledger.hours.get(hour) != manifest.sealed_at:
                 stale.setdefault(dt, []).append(hour)
     return stale
-
-
-def day_is_complete(dt: str, manifests: dict[str, SealManifest], late_arrival_hours: int) -> bool:
-    """Every arrival hour through the end of the day plus the late window has been sealed."""
-    day = date.fromisoformat(dt)
-    start = datetime(day.year, day.month, day.day)
-    hours = int(24 + late_arrival_hours)
-    return all((start + timedelta(hours=h)).strftime("%Y-%m-%d-%H") in manifests for h in range(hours))
 
 
 PRODUCER_RUNS = "_producer_runs"

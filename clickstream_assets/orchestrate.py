@@ -27,10 +27,6 @@ class StepOutcome:
     error: str = ""
 
 
-def _selection(defs: dg.Definitions, keys: Sequence[Sequence[str]]) -> list[dg.AssetKey]:
-    return [dg.AssetKey(list(k)) for k in keys]
-
-
 def materialize(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -47,7 +43,7 @@ def materialize(
         tags.update({ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last or first})
     result = job.execute_in_process(
         instance=instance,
-        asset_selection=_selection(defs, keys),
+        asset_selection=[dg.AssetKey(list(k)) for k in keys],
         tags=tags,
         raise_on_error=False,
         # The instance keeps every event for the UI; the terminal only needs errors.
