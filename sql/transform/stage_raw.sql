@@ -30,13 +30,15 @@ fields AS (
         r IS NOT NULL AND starts_with(ltrim(line), '{')
             -- Strict JSON (RFC 8259), as Athena parses it: some parsers also take NaN, Infinity and trailing
             -- commas. Look for them outside string literals, only on lines where the cheap scan finds a hint.
-            AND NOT (
-                regexp_like(line, '(?i)nan|inf|,\s*[}\]]')
-                AND regexp_like(
+            -- CASE, not AND: engines evaluate both sides of an AND for every row; the costly check runs only
+            -- on the ~1% of lines the prefilter flags.
+            AND NOT CASE
+                WHEN regexp_like(line, '(?i)nan|inf|,\s*[}\]]') THEN regexp_like(
                     regexp_replace(line, '"(\\.|[^"\\])*"', '""'),
                     '(?i)[:,\[]\s*[-+]?(nan|inf|infinity)\s*[,}\]]|,\s*[}\]]'
                 )
-            ) AS is_object,
+                ELSE false
+            END AS is_object,
         substr(json_format(r.event_id), 1, 1) AS event_id_t,
         substr(json_format(r.schema_version), 1, 1) AS schema_version_t,
         substr(json_format(r."timestamp"), 1, 1) AS timestamp_t,
