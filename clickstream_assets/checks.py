@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from clickstream_assets.contract import REASONS
-from clickstream_assets.ledger import DayLedger, SealManifest, stale_days
+from clickstream_assets.ledger import DayLedger, SealManifest, stale_days, sum_reasons
 from resources.engine import Engine
 from resources.storage import Storage
 
@@ -142,10 +142,7 @@ def late_records_pending(storage: Storage, manifests: dict[str, SealManifest]) -
 
 
 def reasons_known(ledgers: list[DayLedger]) -> dg.AssetCheckResult:
-    seen: dict[str, int] = {}
-    for ledger in ledgers:
-        for reason, n in ledger.reasons.items():
-            seen[reason] = seen.get(reason, 0) + n
+    seen = sum_reasons(ledgers)
     unknown = sorted(set(seen) - set(REASONS))
     return dg.AssetCheckResult(
         check_name="reasons_known",

@@ -7,7 +7,14 @@ import dagster as dg
 
 from clickstream_assets import checks
 from clickstream_assets.freshness import policy
-from clickstream_assets.ledger import DayLedger, hours_holding, now_iso, read_manifests, write_ledger
+from clickstream_assets.ledger import (
+    DayLedger,
+    hours_holding,
+    now_iso,
+    read_manifests,
+    sum_reasons,
+    write_ledger,
+)
 from clickstream_assets.lineage import clean_events_lineage
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
@@ -132,7 +139,7 @@ def clean_events(
     yield dg.MaterializeResult(
         asset_key=checks.QUARANTINE,
         metadata={"rows": dg.MetadataValue.int(quarantined.rows), "bytes": dg.MetadataValue.int(quarantined.bytes),
-                  **{f"reason_{k}": v for k, v in _sum_reasons(ledgers).items()}},
+                  **{f"reason_{k}": v for k, v in sum_reasons(ledgers).items()}},
     )
     yield checks.contract_and_types(engine, storage, days)
     yield checks.event_id_unique(engine, days)
@@ -144,10 +151,3 @@ def clean_events(
     yield checks.scan_budget(checks.EVENTS, clean.stats.bytes_scanned + quarantined.stats.bytes_scanned,
                              settings.budget_for("processed/events"))
 
-
-def _sum_reasons(ledgers: list[DayLedger]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for ledger in ledgers:
-        for reason, n in ledger.reasons.items():
-            total[reason] = total.get(reason, 0) + n
-    return dict(sorted(total.items()))

@@ -66,12 +66,13 @@ def write_manifest(storage: Storage, manifest: SealManifest) -> None:
     _write_json(storage, f"{MANIFESTS}/{manifest.arrival_hour}.json", asdict(manifest))
 
 
+def _read_all(storage: Storage, prefix: str) -> list[dict]:
+    """Every JSON record under a prefix of the processed area, in key order."""
+    return [json.loads(storage.read_bytes("processed", o.key)) for o in storage.list("processed", prefix)]
+
+
 def read_manifests(storage: Storage) -> dict[str, SealManifest]:
-    manifests = {}
-    for info in storage.list("processed", MANIFESTS):
-        data = json.loads(storage.read_bytes("processed", info.key))
-        manifests[data["arrival_hour"]] = SealManifest(**data)
-    return manifests
+    return {d["arrival_hour"]: SealManifest(**d) for d in _read_all(storage, MANIFESTS)}
 
 
 def hours_holding(manifests: dict[str, SealManifest], days: list[str]) -> list[str]:
@@ -85,19 +86,17 @@ def write_ledger(storage: Storage, ledger: DayLedger) -> None:
     _write_json(storage, f"{LEDGERS}/dt={ledger.dt}.json", asdict(ledger))
 
 
-def read_ledger(storage: Storage, dt: str) -> DayLedger | None:
-    key = f"{LEDGERS}/dt={check_partition_value(dt)}.json"
-    if not storage.exists("processed", key):
-        return None
-    return DayLedger(**json.loads(storage.read_bytes("processed", key)))
-
-
 def read_ledgers(storage: Storage) -> dict[str, DayLedger]:
-    ledgers = {}
-    for info in storage.list("processed", LEDGERS):
-        data = json.loads(storage.read_bytes("processed", info.key))
-        ledgers[data["dt"]] = DayLedger(**data)
-    return ledgers
+    return {d["dt"]: DayLedger(**d) for d in _read_all(storage, LEDGERS)}
+
+
+def sum_reasons(ledgers: list[DayLedger]) -> dict[str, int]:
+    """Quarantined records by reason code over several days."""
+    total: dict[str, int] = {}
+    for ledger in ledgers:
+        for reason, n in ledger.reasons.items():
+            total[reason] = total.get(reason, 0) + n
+    return dict(sorted(total.items()))
 
 
 def stale_days(storage: Storage, manifests: dict[str, SealManifest] | None = None) -> dict[str, list[str]]:
@@ -123,4 +122,4 @@ def record_producer_run(storage: Storage, summary: dict) -> str:
 
 
 def read_producer_runs(storage: Storage) -> list[dict]:
-    return [json.loads(storage.read_bytes("processed", o.key)) for o in storage.list("processed", PRODUCER_RUNS)]
+    return _read_all(storage, PRODUCER_RUNS)

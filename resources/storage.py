@@ -94,12 +94,6 @@ class Storage(dg.ConfigurableResource, ABC):
             else:
                 out.write(data)
 
-    def delete(self, area: str, key: str) -> None:
-        try:
-            self.filesystem().delete_file(self.path(area, key))
-        except FileNotFoundError:
-            pass
-
 
 def _same_device(a: str, b: str) -> bool:
     try:

@@ -366,13 +366,11 @@ class Simulator:
         h = "%032x" % ((self.rng.getrandbits(128) & _UUID_MASK) | _UUID_BITS)
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def session_starts(self, day: date, count: int, diurnal: bool = True, after_ms: int | None = None) -> list[int]:
+    def session_starts(self, day: date, count: int, after_ms: int | None = None) -> list[int]:
         """``count`` sorted session start times within ``day``, following the daily curve (after ``after_ms``)."""
         rng = self.rng
         base = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
         if after_ms is not None:
             return sorted(rng.randrange(after_ms, max(after_ms + 1, base + DAY_MS)) for _ in range(count))
-        hours = list(range(24))
-        weights = HOURLY_TRAFFIC if diurnal else (1,) * 24
-        picked = rng.choices(hours, weights=weights, k=count)
+        picked = rng.choices(range(24), weights=HOURLY_TRAFFIC, k=count)
         return sorted(base + h * 3_600_000 + rng.randrange(3_600_000) for h in picked)
