@@ -141,9 +141,10 @@ def test_freshness_publishes_the_lag_to_cloudwatch(moto, monkeypatch, tmp_path):
 def test_freshness_passes_for_new_data_and_lands_in_the_local_store(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     pipeline = Pipeline(tmp_path / "w", instance)
-    now = datetime.now(timezone.utc)
-    land(pipeline.warehouse, now - timedelta(minutes=1))
-    hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    # Seal the hour the object landed in, not the hour of "now": a minute ago may be the previous hour.
+    landed = datetime.now(timezone.utc) - timedelta(minutes=1)
+    land(pipeline.warehouse, landed)
+    hour = landed.replace(minute=0, second=0, microsecond=0, tzinfo=None)
     assert pipeline.seal_hours(hour, hour).success
     checks = run_freshness(pipeline.resources, instance)
     assert checks["raw/events"].passed
