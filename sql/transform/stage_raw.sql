@@ -12,13 +12,33 @@ WITH parsed AS (
         line,
         arrival_hour,
         arrival_ts,
-        -- One parse per line: every field kept as JSON so its type can still be checked.
+        -- One parse per line into the field values; whether they can be trusted is decided below.
         try_cast(try(json_parse(line)) AS ROW(
+            event_id VARCHAR, schema_version VARCHAR, "timestamp" VARCHAR, event_type VARCHAR, page VARCHAR,
+            product_id VARCHAR, user_id VARCHAR, session_id VARCHAR, device_type VARCHAR, browser VARCHAR,
+            location VARCHAR, referrer_url VARCHAR, user_type VARCHAR
+        )) AS v
+    FROM raw_lines
+),
+shaped AS (
+    SELECT
+        *,
+        -- Fast path: the exact shape producers write (compact, fields in contract order, strings without escapes,
+        -- schema_version 1). A line of that shape that parses is strict JSON with every field present and of the
+        -- right type, so one scan replaces the field-by-field type tests below, which cost three times as much.
+        v IS NOT NULL AND regexp_like(line, '^\{"event_id":"[^"\\]*","schema_version":1,"timestamp":"[^"\\]*","event_type":"[^"\\]*","page":"[^"\\]*","product_id":(null|"[^"\\]*"),"user_id":"[^"\\]*","session_id":"[^"\\]*","device_type":"[^"\\]*","browser":"[^"\\]*","location":"[^"\\]*","referrer_url":(null|"[^"\\]*"),"user_type":"[^"\\]*"\}$') AS canonical
+    FROM parsed
+),
+typed AS (
+    SELECT
+        *,
+        -- Every other line is parsed again with each field kept as JSON, so its type can still be checked.
+        CASE WHEN NOT canonical THEN try_cast(try(json_parse(line)) AS ROW(
             event_id JSON, schema_version JSON, "timestamp" JSON, event_type JSON, page JSON, product_id JSON,
             user_id JSON, session_id JSON, device_type JSON, browser JSON, location JSON, referrer_url JSON,
             user_type JSON
-        )) AS r
-    FROM raw_lines
+        )) END AS r
+    FROM shaped
 ),
 fields AS (
     SELECT
@@ -27,18 +47,20 @@ fields AS (
         line,
         arrival_hour,
         arrival_ts,
-        r IS NOT NULL AND starts_with(ltrim(line), '{')
+        canonical,
+        CASE
+            WHEN canonical THEN true
             -- Strict JSON (RFC 8259), as Athena parses it: some parsers also take NaN, Infinity and trailing
             -- commas. Look for them outside string literals, only on lines where the cheap scan finds a hint.
-            -- CASE, not AND: engines evaluate both sides of an AND for every row; the costly check runs only
-            -- on the ~1% of lines the prefilter flags.
-            AND NOT CASE
-                WHEN regexp_like(line, '(?i)nan|inf|,\s*[}\]]') THEN regexp_like(
-                    regexp_replace(line, '"(\\.|[^"\\])*"', '""'),
-                    '(?i)[:,\[]\s*[-+]?(nan|inf|infinity)\s*[,}\]]|,\s*[}\]]'
-                )
-                ELSE false
-            END AS is_object,
+            -- CASE, not AND or OR: engines evaluate both sides of those for every row; this way the costly
+            -- checks run only on the lines off the fast path, and the costliest only on those the scan flags.
+            WHEN r IS NULL OR NOT starts_with(ltrim(line), '{') THEN false
+            WHEN regexp_like(line, '(?i)nan|inf|,\s*[}\]]') THEN NOT regexp_like(
+                regexp_replace(line, '"(\\.|[^"\\])*"', '""'),
+                '(?i)[:,\[]\s*[-+]?(nan|inf|infinity)\s*[,}\]]|,\s*[}\]]'
+            )
+            ELSE true
+        END AS is_object,
         substr(json_format(r.event_id), 1, 1) AS event_id_t,
         substr(json_format(r.schema_version), 1, 1) AS schema_version_t,
         substr(json_format(r."timestamp"), 1, 1) AS timestamp_t,
@@ -52,20 +74,20 @@ fields AS (
         substr(json_format(r.location), 1, 1) AS location_t,
         substr(json_format(r.referrer_url), 1, 1) AS referrer_url_t,
         substr(json_format(r.user_type), 1, 1) AS user_type_t,
-        json_extract_scalar(r.event_id, '$') AS event_id,
-        try_cast(json_format(r.schema_version) AS DOUBLE) AS schema_version,
-        json_extract_scalar(r."timestamp", '$') AS ts_text,
-        json_extract_scalar(r.event_type, '$') AS event_type,
-        json_extract_scalar(r.page, '$') AS page,
-        json_extract_scalar(r.product_id, '$') AS product_id,
-        json_extract_scalar(r.user_id, '$') AS user_id,
-        json_extract_scalar(r.session_id, '$') AS session_id,
-        json_extract_scalar(r.device_type, '$') AS device_type,
-        json_extract_scalar(r.browser, '$') AS browser,
-        json_extract_scalar(r.location, '$') AS location,
-        json_extract_scalar(r.referrer_url, '$') AS referrer_url,
-        json_extract_scalar(r.user_type, '$') AS user_type
-    FROM parsed
+        v.event_id,
+        try_cast(v.schema_version AS DOUBLE) AS schema_version,
+        v."timestamp" AS ts_text,
+        v.event_type,
+        v.page,
+        v.product_id,
+        v.user_id,
+        v.session_id,
+        v.device_type,
+        v.browser,
+        v.location,
+        v.referrer_url,
+        v.user_type
+    FROM typed
 ),
 timed AS (
     SELECT
@@ -81,16 +103,19 @@ classified AS (
         *,
         CASE
             WHEN NOT is_object THEN 'malformed_json'
-            WHEN event_id_t IS NULL OR schema_version_t IS NULL OR timestamp_t IS NULL OR event_type_t IS NULL
+            -- A line of the canonical shape has every field, each of the right type.
+            WHEN NOT canonical AND (
+                event_id_t IS NULL OR schema_version_t IS NULL OR timestamp_t IS NULL OR event_type_t IS NULL
                 OR page_t IS NULL OR user_id_t IS NULL OR session_id_t IS NULL OR device_type_t IS NULL
                 OR browser_t IS NULL OR location_t IS NULL OR user_type_t IS NULL
-                THEN 'missing_field'
-            WHEN event_id_t <> '"' OR timestamp_t <> '"' OR event_type_t <> '"' OR page_t <> '"'
+            ) THEN 'missing_field'
+            WHEN NOT canonical AND (
+                event_id_t <> '"' OR timestamp_t <> '"' OR event_type_t <> '"' OR page_t <> '"'
                 OR user_id_t <> '"' OR session_id_t <> '"' OR device_type_t <> '"' OR browser_t <> '"'
                 OR location_t <> '"' OR user_type_t <> '"'
                 OR coalesce(product_id_t, '"') <> '"' OR coalesce(referrer_url_t, '"') <> '"'
                 OR NOT regexp_like(schema_version_t, '^[-0-9]')
-                THEN 'bad_type'
+            ) THEN 'bad_type'
             WHEN event_type NOT IN ('view', 'click', 'add_to_cart', 'purchase') THEN 'unknown_event_type'
             WHEN device_type NOT IN ('mobile', 'desktop', 'tablet')
                 OR user_type NOT IN ('new', 'returning')
