@@ -7,8 +7,10 @@ stays flat however many hours a backfill covers.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,13 +50,23 @@ def arrival_of(key: str) -> datetime:
     return datetime.strptime(match.group(1), "%Y-%m-%d-%H-%M-%S")
 
 
+def _line_array(data: bytes) -> pa.LargeBinaryArray:
+    """The lines of ``data`` (newline-separated, no newlines kept) as one Arrow array, without a Python object
+    per line: the line lengths give the offsets into the same bytes with the newlines taken out. Three times
+    faster than ``pyarrow.compute.split_pattern`` here."""
+    parts = data.split(b"\n")
+    offsets = pa.array(itertools.accumulate(map(len, parts), initial=0), pa.int64())
+    values = pa.py_buffer(data.replace(b"\n", b""))
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(parts), [None, offsets.buffers()[1], values])
+
+
 def split_lines(key: str, arrival_hour: str, data: bytes) -> tuple[pa.RecordBatch, bool]:
     """One row per line of an object. Bytes that are not UTF-8 are escaped (``\\xNN``): the line stays
     malformed JSON and is quarantined with its content visible, rather than failing the whole object."""
     if data.endswith(b"\n"):
         data = data[:-1]
     sanitized = False
-    lines = pc.split_pattern(pa.array([data], pa.large_binary()), b"\n").flatten()
+    lines = _line_array(data)
     try:
         lines = lines.cast(pa.large_string())  # validates UTF-8
     except pa.ArrowInvalid:
@@ -66,7 +78,7 @@ def split_lines(key: str, arrival_hour: str, data: bytes) -> tuple[pa.RecordBatc
     batch = pa.record_batch(
         [
             pa.repeat(pa.scalar(key, pa.string()), n),
-            pa.array(range(1, n + 1), pa.int64()),
+            pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)),  # line numbers 1..n
             lines,
             pa.repeat(pa.scalar(arrival_hour, pa.string()), n),
             pa.repeat(pa.scalar(arrival_of(key), pa.timestamp("us")), n),
@@ -96,6 +108,68 @@ def _chunks(listing: dict[str, list[ObjectInfo]]) -> Iterator[list[str]]:
         yield chunk
 
 
+@dataclass
+class _ChunkLines:
+    lines: pa.Table
+    records_per_object: dict[str, int]
+    sanitized_per_hour: dict[str, int]
+
+
+def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: list[str]) -> _ChunkLines:
+    batches, per_object, sanitized = [], {}, {}
+    for hour in chunk:
+        for info in listing[hour]:
+            batch, was_sanitized = split_lines(info.key, hour, storage.read_bytes("raw", info.key))
+            batches.append(batch)
+            per_object[info.key] = batch.num_rows
+            sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
+    return _ChunkLines(pa.Table.from_batches(batches, schema=LINES_SCHEMA), per_object, sanitized)
+
+
+def _seal_chunk(
+    storage: Storage,
+    engine: Engine,
+    listing: dict[str, list[ObjectInfo]],
+    chunk: list[str],
+    read: _ChunkLines,
+    calendar_start: str,
+) -> tuple[list[SealManifest], QueryStats, int]:
+    """Stage one chunk of hours and write their manifests, after checking every line was staged."""
+    written = engine.materialize(
+        "transform/stage_raw.sql",
+        {"calendar_start": calendar_start},
+        target="staged_events",
+        partition_values=chunk,
+        inputs={"raw_lines": read.lines},
+    )
+    counts, _ = engine.query("transform/hour_counts.sql", {}, partitions={"staged_events": chunk})
+    sealed_at = now_iso()
+    by_hour: dict[str, SealManifest] = {}
+    for hour in chunk:
+        objects = [{"key": o.key, "bytes": o.size, "records": read.records_per_object[o.key]} for o in listing[hour]]
+        by_hour[hour] = SealManifest(
+            arrival_hour=hour,
+            sealed_at=sealed_at,
+            objects=objects,
+            records=sum(o["records"] for o in objects),
+            bytes=sum(o["bytes"] for o in objects),
+            sanitized_objects=read.sanitized_per_hour.get(hour, 0),
+        )
+    for row in counts.to_pylist():
+        manifest = by_hour[row["arrival_hour"]]
+        day = row["route_dt"].isoformat()
+        manifest.by_day[day] = manifest.by_day.get(day, 0) + row["records"]
+        if row["reason"]:
+            manifest.reasons[row["reason"]] = manifest.reasons.get(row["reason"], 0) + row["records"]
+    for hour, manifest in by_hour.items():
+        staged = sum(manifest.by_day.values())
+        if staged != manifest.records:
+            raise RuntimeError(f"arrival hour {hour}: {manifest.records} lines in raw objects but {staged} staged")
+        manifest.unparsed = manifest.reasons.get("malformed_json", 0)
+        write_manifest(storage, manifest)
+    return list(by_hour.values()), written.stats, written.bytes
+
+
 def seal_hours(
     storage: Storage,
     engine: Engine,
@@ -105,59 +179,22 @@ def seal_hours(
 ) -> SealResult:
     """Seal each arrival hour: stage its lines (replacing any earlier staging whole) and write its manifest."""
     listing = {h: storage.list("raw", hour_prefix(h)) for h in hours}
-    manifests: list[SealManifest] = []
-    total = QueryStats(engine="")
-    staged_bytes = 0
-    for chunk in _chunks(listing):
-        batches, sanitized, per_object = [], {}, {}
-        for hour in chunk:
-            for info in listing[hour]:
-                batch, was_sanitized = split_lines(info.key, hour, storage.read_bytes("raw", info.key))
-                batches.append(batch)
-                per_object[info.key] = batch.num_rows
-                sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
-        lines = pa.Table.from_batches(batches, schema=LINES_SCHEMA)
-        written = engine.materialize(
-            "transform/stage_raw.sql",
-            {"calendar_start": calendar_start},
-            target="staged_events",
-            partition_values=chunk,
-            inputs={"raw_lines": lines},
-        )
-        counts, _ = engine.query(
-            "transform/hour_counts.sql", {}, partitions={"staged_events": chunk}
-        )
-        total.engine = written.stats.engine
-        total.seconds += written.stats.seconds
-        total.bytes_scanned += written.stats.bytes_scanned
-        staged_bytes += written.bytes
-        by_hour: dict[str, SealManifest] = {}
-        sealed_at = now_iso()
-        for hour in chunk:
-            objects = [{"key": o.key, "bytes": o.size, "records": per_object[o.key]} for o in listing[hour]]
-            by_hour[hour] = SealManifest(
-                arrival_hour=hour,
-                sealed_at=sealed_at,
-                objects=objects,
-                records=sum(o["records"] for o in objects),
-                bytes=sum(o["bytes"] for o in objects),
-                sanitized_objects=sanitized.get(hour, 0),
-            )
-        for row in counts.to_pylist():
-            manifest = by_hour[row["arrival_hour"]]
-            day = row["route_dt"].isoformat()
-            manifest.by_day[day] = manifest.by_day.get(day, 0) + row["records"]
-            if row["reason"]:
-                manifest.reasons[row["reason"]] = manifest.reasons.get(row["reason"], 0) + row["records"]
-        for hour in chunk:
-            manifest = by_hour[hour]
-            staged = sum(manifest.by_day.values())
-            if staged != manifest.records:
-                raise RuntimeError(
-                    f"arrival hour {hour}: {manifest.records} lines in raw objects but {staged} staged"
-                )
-            manifest.unparsed = manifest.reasons.get("malformed_json", 0)
-            write_manifest(storage, manifest)
-            manifests.append(manifest)
-        log(f"sealed {len(chunk)} hours: {sum(m.records for m in by_hour.values()):,} records")
-    return SealResult(manifests, total, staged_bytes)
+    chunks = list(_chunks(listing))
+    result = SealResult([], QueryStats(engine=""), 0)
+    # Read and split the next chunk while the engine classifies this one: the engine releases the GIL, so the
+    # two overlap, and at most two chunks of lines are held at once.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(_read_chunk, storage, listing, chunks[0]) if chunks else None
+        for index, chunk in enumerate(chunks):
+            read = upcoming.result()
+            if index + 1 < len(chunks):
+                upcoming = reader.submit(_read_chunk, storage, listing, chunks[index + 1])
+            manifests, stats, staged_bytes = _seal_chunk(storage, engine, listing, chunk, read, calendar_start)
+            del read
+            result.manifests.extend(manifests)
+            result.stats.engine = stats.engine
+            result.stats.seconds += stats.seconds
+            result.stats.bytes_scanned += stats.bytes_scanned
+            result.staged_bytes += staged_bytes
+            log(f"sealed {len(chunk)} hours: {sum(m.records for m in manifests):,} records")
+    return result
