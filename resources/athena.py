@@ -25,6 +25,7 @@ from resources.engine import (
     WriteResult,
     check_params,
     load_sql,
+    parquet_compression,
 )
 from resources.storage import Storage
 
@@ -168,7 +169,10 @@ class AthenaEngine(Engine):
             return self.local.materialize(sql_file, params, target, partition_values, partitions, inputs)
         table = self.table_def(target)
         select = ", ".join(check_identifier(c.name) for c in table.columns)
-        codec = table.properties.get("parquet.compression", "ZSTD").upper()
+        codec, level = parquet_compression(table)
+        options = f"format = 'PARQUET', compression = '{codec.upper()}'" + (
+            f", compression_level = {level}" if level else ""
+        )
         result = WriteResult(QueryStats(engine="athena", estimated=False))
         inner = self.render(sql_file, params, partitions)
         values = ["all"] if not table.partition_column else [check_partition_value(v) for v in partition_values]
@@ -179,7 +183,7 @@ class AthenaEngine(Engine):
             # One partition per statement keeps every UNLOAD far inside Athena's 100-partitions limit.
             _, stats = self.run_statement(
                 f"UNLOAD (SELECT {select} FROM ({inner}){where}) TO '{location}/' "
-                f"WITH (format = 'PARQUET', compression = '{codec}')"
+                f"WITH ({options})"
             )
             result.stats.seconds += stats.seconds
             result.stats.bytes_scanned += stats.bytes_scanned

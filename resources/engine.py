@@ -64,6 +64,20 @@ def _whole_numbers(table: pa.Table) -> pa.Table:
     return table
 
 
+def parquet_compression(table: TableDef) -> tuple[str, int | None]:
+    """The codec and ZSTD level a table's DDL asks for (``parquet.compression``, ``compression_level``), checked
+    before they reach a statement. Athena reads the same two properties."""
+    codec = table.properties.get("parquet.compression", "ZSTD").lower()
+    if codec not in ("zstd", "snappy", "gzip", "uncompressed"):
+        raise ValueError(f"{table.name}: unsupported parquet.compression {codec}")
+    level = table.properties.get("compression_level")
+    if level is None:
+        return codec, None
+    if codec != "zstd" or not level.isdigit() or not 1 <= int(level) <= 22:
+        raise ValueError(f"{table.name}: compression_level {level!r} needs ZSTD and a level from 1 to 22")
+    return codec, int(level)
+
+
 def referenced_tables(tree: exp.Expression) -> set[str]:
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     return {t.name for t in tree.find_all(exp.Table)} - ctes
@@ -287,14 +301,13 @@ class DuckDBEngine(Engine):
                     f"({values[0]}..{values[-1]}): refusing to drop them"
                 )
             scratch = self._scratch()
-            codec = table.properties.get("parquet.compression", "ZSTD").lower()
-            if codec not in ("zstd", "snappy", "gzip", "uncompressed"):
-                raise ValueError(f"{target}: unsupported parquet.compression {codec}")
+            codec, level = parquet_compression(table)
+            options = f"FORMAT parquet, COMPRESSION {codec}" + (f", COMPRESSION_LEVEL {level}" if level else "")
             for value in values:
                 tmp = os.path.join(scratch, f".{target}-{value}-{uuid.uuid4().hex}.parquet")
                 con.execute(
                     f"COPY (SELECT {select} FROM __result WHERE CAST({column} AS VARCHAR) = $value) "
-                    f"TO {_literal(tmp)} (FORMAT parquet, COMPRESSION {codec})",
+                    f"TO {_literal(tmp)} ({options})",
                     {"value": value},
                 )
                 size = Path(tmp).stat().st_size

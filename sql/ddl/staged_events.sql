@@ -24,5 +24,6 @@ CREATE EXTERNAL TABLE IF NOT EXISTS staged_events (
 PARTITIONED BY (arrival_hour STRING)
 STORED AS PARQUET
 LOCATION '{processed}/staged_events/'
--- Written once and read a few times: Snappy writes twice as fast as ZSTD here, and size matters less.
-TBLPROPERTIES ('parquet.compression' = 'SNAPPY')
+-- Written once and read a few times by the day builds. ZSTD level 1 wrote faster than Snappy here (0.69 s vs
+-- 0.76 s per 1M rows) and half the bytes (40 MB vs 71 MB).
+TBLPROPERTIES ('parquet.compression' = 'ZSTD', 'compression_level' = '1')
