@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from clickstream_assets import automation
 from clickstream_assets.lineage import passthrough
 from clickstream_assets.partitions import daily_event, hour_value, hourly_arrival
 from resources.catalog import Catalog, load_ddl
@@ -60,7 +61,7 @@ def table_asset(table: str, upstream: list[str], description: str, daily: bool =
         partitions_def=daily_event if daily else None,
         deps=[dg.AssetDep(upstream)],
         backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=automation.daily() if daily else dg.AutomationCondition.eager(),
         description=description,
     )
     def _table(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:

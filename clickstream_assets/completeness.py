@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from clickstream_assets import automation
 from clickstream_assets.ledger import read_ledgers, read_manifests, read_producer_runs
 from clickstream_assets.sealing import RAW_PREFIX
 from clickstream_assets.settings import PipelineSettings
@@ -102,7 +103,7 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
     deps=[dg.AssetDep(["raw", "events"]), dg.AssetDep(["processed", "events"])],
     check_specs=[dg.AssetCheckSpec("no_gaps", asset=KEY, description=(
         "Every count lines up from the producer to the clean events; a gap names the hop and the hour or day."))],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=automation.over_days(),
 )
 def completeness(storage: Storage, settings: PipelineSettings):
     """The completeness ledger: produced, accepted by the stream, landed in raw, sealed, routed to event days, and

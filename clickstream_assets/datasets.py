@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickstream_assets import automation
 from clickstream_assets.completeness import read_report
 from clickstream_assets.freshness import policy
 from clickstream_assets.ledger import read_ledgers, read_manifests
@@ -20,14 +21,14 @@ from resources.storage import Storage
 DEFINITION = Path(__file__).with_name("dashboard.json")
 
 
-def dataset_asset(model: str) -> dg.AssetsDefinition:
+def dataset_asset(model: str, partitioned: bool) -> dg.AssetsDefinition:
     @dg.asset(
         name=model,
         key_prefix=["quicksight"],
         group_name="quicksight",
         kinds={"quicksight"},
         deps=[dg.AssetDep(["glue", model])],
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=automation.over_days() if partitioned else dg.AutomationCondition.eager(),
         description=f"Dataset over the {model} table (QuickSight on AWS, a dataset file locally).",
     )
     def _dataset(engine: Engine, dashboards: Dashboards) -> dg.MaterializeResult:
@@ -92,4 +93,4 @@ def dashboard(engine: Engine, storage: Storage, dashboards: Dashboards, metrics:
     )
 
 
-dataset_assets = [dataset_asset(m.name) for m in MODELS]
+dataset_assets = [dataset_asset(m.name, m.partitioned) for m in MODELS]

@@ -69,12 +69,13 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
             deps=[dg.AssetDep(["glue", "raw_events"])],
-            automation_condition=dg.AutomationCondition.eager(),
             freshness_policy=policy("processed", "events"),
             description=(
                 "Clean events, one Parquet file per UTC day: every sealed record that passed the contract, typed, "
                 "deduplicated by event_id (the earliest arrival wins). A day reads exactly the sealed hours that "
-                "hold its events, however late they arrived; re-running a day replaces it whole."
+                "hold its events, however late they arrived; re-running a day replaces it whole. The arrival "
+                "sensor builds a day when its first records are sealed and again when late ones are: it knows "
+                "which days an hour feeds, which a partition mapping from hours to days cannot."
             ),
         ),
         dg.AssetSpec(
@@ -83,7 +84,6 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
             deps=[dg.AssetDep(["glue", "raw_events"])],
-            automation_condition=dg.AutomationCondition.eager(),
             description=(
                 "Records that failed the contract, never dropped: reason code, raw text, source object and line. "
                 "Malformed lines belong to the day they arrived."

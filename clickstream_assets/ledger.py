@@ -110,6 +110,18 @@ def stale_days(storage: Storage, manifests: dict[str, SealManifest] | None = Non
     return stale
 
 
+def unbuilt_days(storage: Storage, manifests: dict[str, SealManifest] | None = None) -> dict[str, list[str]]:
+    """Days that sealed hours hold records for but that were never built: day -> those hours."""
+    manifests = read_manifests(storage) if manifests is None else manifests
+    built = set(read_ledgers(storage))
+    unbuilt: dict[str, list[str]] = {}
+    for hour, manifest in sorted(manifests.items()):
+        for dt, records in manifest.by_day.items():
+            if records and dt not in built:
+                unbuilt.setdefault(dt, []).append(hour)
+    return unbuilt
+
+
 PRODUCER_RUNS = "_producer_runs"
 
 

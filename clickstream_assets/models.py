@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pyarrow.parquet as pq
 
+from clickstream_assets import automation
 from clickstream_assets.catalog import table_asset
 from clickstream_assets.checks import scan_budget, scan_budget_spec
 from clickstream_assets.freshness import policy
@@ -107,7 +108,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         deps=[dg.AssetDep(["glue", table]) for table in model.reads],
         backfill_policy=dg.BackfillPolicy.single_run() if model.partitioned else None,
         check_specs=specs,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=automation.daily() if model.partitioned else automation.over_days(),
         freshness_policy=policy("processed", model.name),
         description=model.description,
     )

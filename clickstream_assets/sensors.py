@@ -10,13 +10,13 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from clickstream_assets.jobs import producer_job
-from clickstream_assets.ledger import read_manifests, stale_days
-from clickstream_assets.partitions import hour_key
+from clickstream_assets.ledger import read_manifests, stale_days, unbuilt_days
+from clickstream_assets.partitions import daily_event, hour_key
 from clickstream_assets.sealing import RAW_PREFIX, hour_prefix
 from resources.storage import Storage
 
 SEAL_KEYS = [dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])]
-LATE_KEYS = [dg.AssetKey(["processed", "events"]), dg.AssetKey(["processed", "quarantine"]),
+DAY_KEYS = [dg.AssetKey(["processed", "events"]), dg.AssetKey(["processed", "quarantine"]),
              dg.AssetKey(["glue", "events"]), dg.AssetKey(["glue", "quarantine"])]
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -58,7 +58,7 @@ def _hours_between(first: str, last: str) -> list[str]:
 
 
 def plan_arrivals(storage: Storage, now: datetime, cursor: str | None, grace_minutes: int = GRACE_MINUTES):
-    """Run requests for closed hours whose objects differ from their seal, and for days with late records.
+    """Run requests for closed hours whose objects differ from their seal, and for days with new or late records.
 
     The cursor is the earliest hour not yet sealed and closed: hours before it are never listed again.
     """
@@ -93,14 +93,21 @@ def plan_arrivals(storage: Storage, now: datetime, cursor: str | None, grace_min
             tags={ASSET_PARTITION_RANGE_START_TAG: hour_key(block[0]), ASSET_PARTITION_RANGE_END_TAG: hour_key(block[-1]),
                   "clickstream/reason": "new objects"},
         ))
-    for day, hours in sorted(stale_days(storage, manifests).items()):
-        stamps = sorted((h, manifests[h].sealed_at) for h in hours)
-        requests.append(dg.RunRequest(
-            run_key=f"late:{day}:{_digest(stamps)}",
-            asset_selection=LATE_KEYS,
-            partition_key=day,
-            tags={"clickstream/reason": f"late records in {len(hours)} sealed hours"},
-        ))
+    # Days follow their sealed hours: built the first time records land for them (so live data reaches the
+    # dashboard as each hour closes), rebuilt when an hour sealed after the build adds records.
+    calendar = set(daily_event.get_partition_keys(current_time=now))
+    builds = [("new", "first records", unbuilt_days(storage, manifests)),
+              ("late", "late records", stale_days(storage, manifests))]
+    for kind, why, days in builds:
+        # A day not on the calendar yet (an event a few minutes past midnight) is built once its partition exists.
+        for day, hours in sorted(d for d in days.items() if d[0] in calendar):
+            stamps = sorted((h, manifests[h].sealed_at) for h in hours)
+            requests.append(dg.RunRequest(
+                run_key=f"{kind}:{day}:{_digest(stamps)}",
+                asset_selection=DAY_KEYS,
+                partition_key=day,
+                tags={"clickstream/reason": f"{why} in {len(hours)} sealed hours"},
+            ))
     pending = [h for h, _ in to_seal]
     from_hour = min([*pending, next_from or current]) if pending or next_from else current
     return requests, json.dumps({"from_hour": from_hour})
@@ -120,11 +127,11 @@ def _contiguous(hours: list[str]) -> list[list[str]]:
 
 @dg.sensor(
     name="arrival_sensor",
-    asset_selection=SEAL_KEYS + LATE_KEYS,
+    asset_selection=SEAL_KEYS + DAY_KEYS,
     default_status=dg.DefaultSensorStatus.STOPPED,
     minimum_interval_seconds=60,
-    description="Seals each arrival hour once it is closed plus a grace period, and rebuilds any event day that "
-    "received late records after it was built.",
+    description="Seals each arrival hour once it is closed plus a grace period, builds the event days its records "
+    "belong to, and rebuilds any day that received late records after it was built.",
 )
 def arrival_sensor(context: dg.SensorEvaluationContext, storage: Storage):
     requests, cursor = plan_arrivals(storage, datetime.now(timezone.utc), context.cursor)

@@ -43,9 +43,14 @@ def test_a_closed_hour_is_sealed_once_and_nothing_new_means_no_run(tmp_path):
     assert requests[0].tags["dagster/asset_partition_range_start"] == "2026-11-02-10:00"
     again, _ = plan_arrivals(storage, HOUR + timedelta(minutes=75), None)
     assert again[0].run_key == requests[0].run_key  # deterministic: the same objects give the same key
-    # Seal it for real; the next tick has nothing to do and moves the cursor on.
+    # Seal it for real; the next tick builds the day its records belong to and moves the cursor on.
     assert pipeline.seal_hours(HOUR, HOUR).success
     requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=80), cursor)
+    assert [(r.run_key.split(":")[0], r.partition_key) for r in requests] == [("new", "2026-11-02")]
+    assert json.loads(cursor)["from_hour"] == "2026-11-02-11"
+    # Once the day is built, nothing new means no run.
+    assert pipeline.build("2026-11-02").success
+    requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=85), cursor)
     assert requests == [] and json.loads(cursor)["from_hour"] == "2026-11-02-11"
 
 
