@@ -120,7 +120,7 @@ Prices are us-east-1 list prices from `resources/pricing.py`.
 | hop | bytes per event |
 |---|---|
 | raw JSON (Firehose objects) | {f(m.raw_bytes / m.events)} |
-| staged (every line classified, Snappy Parquet) | {f(m.staged_bytes / m.events)} |
+| staged (every line classified, ZSTD level 1 Parquet) | {f(m.staged_bytes / m.events)} |
 | clean events + quarantine (ZSTD Parquet) | {f(m.clean_bytes / m.events)} |
 | all models (ZSTD Parquet) | {f(m.model_bytes / m.events)} |
 | bytes scanned by the clean step | {f(m.clean_step_scanned / m.events)} |
