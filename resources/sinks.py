@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from resources.ids import uuid4_from
+from resources.storage import durable_replace
 
 # Firehose PutRecordBatch limits (AWS quotas; one place each).
 FIREHOSE_MAX_RECORDS_PER_CALL = 500
@@ -151,7 +152,7 @@ class LocalFirehoseSink(Sink):
         tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
         with open(tmp, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)  # acknowledged only once on disk, as Firehose acknowledges only once stored
         self.stats.objects += 1
         self.stats.calls += 1
         self.stats.bytes += len(data)
