@@ -58,6 +58,15 @@ def test_local_sink_flushes_when_the_buffer_is_full(warehouse):
     assert sink.stats.delivered == 400 and sink.stats.objects == len(sizes)
 
 
+def test_firehose_billing_rounds_each_record_up_to_5_kb(warehouse):
+    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=1)
+    sink.send(["x" * 400] * 3, now=T0)  # small events: one 5 KB increment each
+    assert sink.stats.billed_bytes == 3 * 5120
+    sink.send(["y" * 5119, "z" * 5120, "w" * 12_000], now=T0)  # with the newline: 5120, 5121 and 12,001 bytes
+    assert sink.stats.billed_bytes == (3 + 1 + 2 + 3) * 5120
+    sink.close()
+
+
 KILLED_PRODUCER = textwrap.dedent(
     """
     import json, sys
