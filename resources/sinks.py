@@ -10,7 +10,9 @@ import os
 import random
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
@@ -96,10 +98,14 @@ class Sink(ABC):
 class LocalFirehoseSink(Sink):
     """Writes objects under ``<root>/<prefix>/YYYY/MM/DD/HH/`` by arrival time, buffered by size and seconds.
 
-    An object is written to a dot-file and renamed into place, so a reader never sees half an object and a process
-    killed mid-buffer loses only what was never acknowledged. A buffer never spans two arrival hours, so every
-    object belongs to exactly one hourly raw partition.
+    An object is written to a dot-file, synced to disk and renamed into place, so a reader never sees half an object
+    and neither a killed process nor a power cut loses what was acknowledged. Full buffers are written by a
+    background thread (the fsync would otherwise stall the producer ~3 ms per object); ``flush()`` and ``close()``
+    wait for every write. A buffer never spans two arrival hours, so every object belongs to exactly one hourly raw
+    partition.
     """
+
+    MAX_PENDING_WRITES = 2  # buffers in flight: bounds memory if the disk is slower than the producer
 
     def __init__(
         self,
@@ -123,13 +129,15 @@ class LocalFirehoseSink(Sink):
         self._opened: float | None = None
         self._on_object = on_object
         self.acknowledged: dict[str, int] = {}  # object key -> records: what the completeness ledger checks
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
     def send(self, records: Sequence[str], now: float | None = None) -> None:
         now = time.time() if now is None else now
         if self._opened is not None and (
             now - self._opened >= self.buffer_seconds or int(now // 3600) != int(self._opened // 3600)
         ):
-            self.flush()
+            self._write_buffer()
         if self._opened is None:
             self._opened = now
         self._buffer.extend(records)
@@ -141,16 +149,39 @@ class LocalFirehoseSink(Sink):
         else:
             self.stats.billed_bytes += sum(-(-(len(r) + 1) // 5120) for r in records) * 5120
         if self._size >= self.buffer_bytes:
-            self.flush()
+            self._write_buffer()
 
     def flush(self) -> None:
+        """Write what is buffered and wait until every object is on disk."""
+        self._write_buffer()
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
+
+    def _write_buffer(self) -> None:
         if not self._buffer:
             self._opened = None
             return
         opened = datetime.fromtimestamp(self._opened, tz=timezone.utc)
         key = firehose_object_key(self.prefix, self.stream_name, opened, uuid4_from(self._rng))
-        path = os.path.join(self.root, key)
         data = ("\n".join(self._buffer) + "\n").encode("utf-8", "surrogateescape")
+        records = len(self._buffer)
+        self._buffer = []
+        self._size = 0
+        self._opened = None
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-firehose")
+        while len(self._pending) >= self.MAX_PENDING_WRITES:
+            self._pending.popleft().result()  # also raises a failed write here, in the producer
+        self._pending.append(self._writer.submit(self._write_object, key, data, records))
+
+    def _write_object(self, key: str, data: bytes, records: int) -> None:
+        path = os.path.join(self.root, key)
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
@@ -160,13 +191,10 @@ class LocalFirehoseSink(Sink):
         self.stats.objects += 1
         self.stats.calls += 1
         self.stats.bytes += len(data)
-        self.stats.delivered += len(self._buffer)
-        self.acknowledged[key] = len(self._buffer)
+        self.stats.delivered += records
+        self.acknowledged[key] = records
         if self._on_object:
-            self._on_object(key, len(self._buffer))
-        self._buffer = []
-        self._size = 0
-        self._opened = None
+            self._on_object(key, records)
 
 
 class FirehoseSink(Sink):
