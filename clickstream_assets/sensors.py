@@ -17,7 +17,7 @@ from resources.storage import Storage
 
 SEAL_KEYS = [dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])]
 DAY_KEYS = [dg.AssetKey(["processed", "events"]), dg.AssetKey(["processed", "quarantine"]),
-             dg.AssetKey(["glue", "events"]), dg.AssetKey(["glue", "quarantine"])]
+            dg.AssetKey(["glue", "events"]), dg.AssetKey(["glue", "quarantine"])]
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 GRACE_MINUTES = int(os.environ.get("CLICKSTREAM_SEAL_GRACE_MINUTES", "10"))  # Firehose flushes up to 5 min late
