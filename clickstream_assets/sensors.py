@@ -21,6 +21,9 @@ DAY_KEYS = [dg.AssetKey(["processed", "events"]), dg.AssetKey(["processed", "qua
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 GRACE_MINUTES = int(os.environ.get("CLICKSTREAM_SEAL_GRACE_MINUTES", "10"))  # Firehose flushes up to 5 min late
+# Off by default: sealing the open hour early puts the dashboard minutes behind instead of an hour, but re-reads
+# the hour's raw JSON each time (on Athena the sealing scan is the largest line of the bill).
+LIVE_SEAL_MINUTES = int(os.environ.get("CLICKSTREAM_LIVE_SEAL_MINUTES", "0"))
 
 
 def _digest(*parts: object) -> str:
@@ -57,8 +60,16 @@ def _hours_between(first: str, last: str) -> list[str]:
                                                                                      // 3600) + 1)]
 
 
-def plan_arrivals(storage: Storage, now: datetime, cursor: str | None, grace_minutes: int = GRACE_MINUTES):
+def plan_arrivals(
+    storage: Storage,
+    now: datetime,
+    cursor: str | None,
+    grace_minutes: int = GRACE_MINUTES,
+    live_minutes: int = LIVE_SEAL_MINUTES,
+):
     """Run requests for closed hours whose objects differ from their seal, and for days with new or late records.
+    With ``live_minutes``, an hour still open is sealed too, at most that often; sealing it again once it closes
+    makes its days stale, so they are rebuilt with everything.
 
     The cursor is the earliest hour not yet sealed and closed: hours before it are never listed again.
     """
@@ -80,10 +91,14 @@ def plan_arrivals(storage: Storage, now: datetime, cursor: str | None, grace_min
             hours=1, minutes=grace_minutes) <= now
         manifest = manifests.get(hour)
         sealed = {o["key"] for o in manifest.objects} if manifest else set()
-        if closed and objects and {o.key for o in objects} != sealed:
+        changed = bool(objects) and {o.key for o in objects} != sealed
+        if closed:
+            if changed:
+                to_seal.append((hour, [o.key for o in objects]))
+            continue
+        next_from = next_from or hour
+        if changed and live_minutes and _minutes_since_seal(manifest, now) >= live_minutes:
             to_seal.append((hour, [o.key for o in objects]))
-        elif not closed and next_from is None:
-            next_from = hour
     requests = []
     for block in _contiguous([h for h, _ in to_seal]):
         keys = [k for h, ks in to_seal if h in block for k in ks]
@@ -111,6 +126,12 @@ def plan_arrivals(storage: Storage, now: datetime, cursor: str | None, grace_min
     pending = [h for h, _ in to_seal]
     from_hour = min([*pending, next_from or current]) if pending or next_from else current
     return requests, json.dumps({"from_hour": from_hour})
+
+
+def _minutes_since_seal(manifest, now: datetime) -> float:
+    if manifest is None:
+        return float("inf")
+    return (now - datetime.fromisoformat(manifest.sealed_at)).total_seconds() / 60
 
 
 def _contiguous(hours: list[str]) -> list[list[str]]:

@@ -70,6 +70,28 @@ def test_a_late_object_in_a_sealed_hour_is_sealed_again_and_its_day_rebuilt(tmp_
     assert [r.partition_key for r in late] == ["2026-11-02"]
 
 
+def test_live_sealing_seals_the_open_hour_at_most_every_n_minutes(tmp_path):
+    pipeline = Pipeline(tmp_path / "w")
+    storage = pipeline.resources["storage"]
+    now = datetime.now(timezone.utc)
+    hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    land(pipeline.warehouse, now)
+    # Off (the default): the open hour waits until it closes.
+    assert plan_arrivals(storage, now, None, live_minutes=0)[0] == []
+    requests, cursor = plan_arrivals(storage, now, None, live_minutes=15)
+    assert [r.run_key.split(":")[1] for r in requests] == [f"{hour:%Y-%m-%d-%H}"]
+    assert pipeline.seal_hours(hour, hour).success
+    more = LocalFirehoseSink(str(pipeline.warehouse / "raw"), seed=12345)
+    more.send([json.dumps({"n": "more traffic"})], now=now.timestamp())
+    more.flush()
+    seals = lambda requests: [r.run_key.split(":")[1] for r in requests if r.run_key.startswith("seal:")]  # noqa: E731
+    # New objects, but the hour was sealed 5 minutes ago: wait. After 15 minutes: seal it again.
+    requests, cursor = plan_arrivals(storage, now + timedelta(minutes=5), cursor, live_minutes=15)
+    assert seals(requests) == []
+    requests, _ = plan_arrivals(storage, now + timedelta(minutes=16), cursor, live_minutes=15)
+    assert seals(requests) == [f"{hour:%Y-%m-%d-%H}"]
+
+
 def test_the_sensor_keeps_its_cursor_across_restarts(tmp_path):
     pipeline = Pipeline(tmp_path / "w")
     land(pipeline.warehouse, datetime.now(timezone.utc) - timedelta(hours=3))
