@@ -16,11 +16,23 @@ def daily() -> dg.AutomationCondition:
     )
 
 
+def _not_beside_its_inputs() -> dg.AutomationCondition:
+    """Not requested in the tick that requests an input: automation runs daily and unpartitioned assets in separate,
+    parallel runs, so it would read the input as it was. The next tick, after the input is built, requests it."""
+    return ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.will_be_requested())
+
+
 def over_days() -> dg.AutomationCondition:
     """An unpartitioned asset over daily ones rebuilds when any upstream day changes, once some upstream day
-    exists (or is being built), without waiting for days that will never exist."""
-    exists = ~dg.AutomationCondition.missing() | dg.AutomationCondition.will_be_requested()
+    exists, without waiting for days that will never exist."""
     return (
         dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
-        & dg.AutomationCondition.any_deps_match(exists)
+        & dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing())
+        & _not_beside_its_inputs()
     ).with_label("eager, over the days that exist")
+
+
+def last() -> dg.AutomationCondition:
+    """The end of the line (the dashboard): eager, once every input of this round is built, so it is built once
+    with everything rather than once per input."""
+    return (dg.AutomationCondition.eager() & _not_beside_its_inputs()).with_label("eager, after its inputs")

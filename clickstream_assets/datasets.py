@@ -71,7 +71,7 @@ def pipeline_health(storage: Storage, metrics: Metrics | None = None) -> dict:
     group_name="quicksight",
     kinds={"quicksight", "html"},
     deps=[dg.AssetDep(["quicksight", m.name]) for m in MODELS] + [dg.AssetDep(["processed", "completeness"])],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=automation.last(),
     freshness_policy=policy("quicksight", "dashboard"),
     description=(
         "The dashboard: funnel by device and channel, conversion over time, top products, engagement, traffic "
