@@ -131,9 +131,10 @@ def _sink(args, warehouse: Path, seed: int | None):
         return FirehoseSink(
             client("firehose", args.region, args.endpoint_url, retries=1), args.stream_name, seed=seed
         )
+    from resources.profile import raw_prefix
     from resources.sinks import LocalFirehoseSink
 
-    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed)
+    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed, prefix=raw_prefix())
 
 
 class _ProgressBar:

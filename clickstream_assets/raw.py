@@ -35,7 +35,8 @@ def raw_events(
     with no objects seals empty and says so.
     """
     hours = [hour_value(k) for k in context.partition_keys]
-    result = seal_hours(storage, engine, hours, settings.calendar_start, log=context.log.info)
+    result = seal_hours(storage, engine, hours, settings.calendar_start, log=context.log.info,
+                        max_event_age_days=settings.max_event_age_days)
     for manifest in result.manifests:
         context.log_event(
             dg.AssetObservation(

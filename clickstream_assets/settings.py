@@ -12,6 +12,9 @@ class PipelineSettings(dg.ConfigurableResource):
     calendar_start: str = CALENDAR_START
     # A day counts as complete once its arrival hours plus this many later ones are sealed.
     late_arrival_hours: int = 6
+    # The live-stream guard: an event older than this when it arrives is quarantined (bad_timestamp). History
+    # imported with `clickstream ingest` lands in its own events' hours, so it is never this old at arrival.
+    max_event_age_days: int = 30
     # Warn when more than this share of a day's records is quarantined.
     quarantine_rate_threshold: float = 0.02
     # Sessions are keyed by the session_id sent; flag sessions idle longer than this inside.

@@ -217,7 +217,7 @@ class DuckDBEngine(Engine):
 
     def table_def(self, name: str) -> TableDef:
         """The table as its DDL defines it, located in this profile's buckets."""
-        return load_ddl(name, {"raw": self.storage.uri("raw"), "processed": self.storage.uri("processed")})
+        return load_ddl(name, self.storage.ddl_locations())
 
     def _bind_table(self, con, table: TableDef, values: list[str], stats: QueryStats) -> None:
         fs = self.storage.filesystem()

@@ -37,6 +37,14 @@ def ensure_dagster_home(warehouse: Path) -> Path:
     return home
 
 
+def raw_prefix() -> str:
+    """Where deliveries land in the raw area: ``$CLICKSTREAM_RAW_PREFIX``, default ``events``; empty for Firehose's
+    bare ``YYYY/MM/DD/HH/`` layout (a stream created without a custom prefix)."""
+    from resources.storage import check_raw_prefix
+
+    return check_raw_prefix(os.environ.get("CLICKSTREAM_RAW_PREFIX", "events"))
+
+
 def aws_names() -> dict[str, str]:
     """Names of the AWS resources, from the environment, with the defaults infra/clickstream.yaml uses."""
     env = os.environ.get
@@ -50,6 +58,7 @@ def aws_names() -> dict[str, str]:
         "athena_output": env("CLICKSTREAM_ATHENA_OUTPUT", f"s3://{processed}/_athena/"),
         "account_id": env("CLICKSTREAM_AWS_ACCOUNT_ID", env("AWS_ACCOUNT_ID", "")),
         "engine": env("CLICKSTREAM_ENGINE", "athena"),
+        "raw_prefix": raw_prefix(),
     }
 
 
@@ -73,7 +82,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
         storage = S3Storage(raw_bucket=names["raw_bucket"], processed_bucket=names["processed_bucket"],
-                            region=region, endpoint_url=endpoint)
+                            region=region, endpoint_url=endpoint, raw_prefix=names["raw_prefix"])
         catalog = GlueCatalog(database=names["database"], region=region, endpoint_url=endpoint)
         local_engine = DuckDBEngine(storage=storage, catalog=catalog)
         engine = local_engine if names["engine"] == "duckdb" else AthenaEngine(
@@ -91,7 +100,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
             "metrics": CloudWatchMetrics(region=region, endpoint_url=endpoint),
             "delivery": FirehoseDelivery(stream_name=names["stream"], region=region, endpoint_url=endpoint),
         }
-    storage = LocalStorage(warehouse=str(warehouse))
+    storage = LocalStorage(warehouse=str(warehouse), raw_prefix=raw_prefix())
     catalog = LocalCatalog(warehouse=str(warehouse))
     return {
         "storage": storage,
@@ -100,6 +109,6 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         "settings": PipelineSettings(),
         "dashboards": LocalDashboards(warehouse=str(warehouse)),
         "metrics": LocalMetrics(warehouse=str(warehouse)),
-        "delivery": LocalDelivery(warehouse=str(warehouse), stream_name=os.environ.get("CLICKSTREAM_STREAM",
-                                                                                     "clickstream-events")),
+        "delivery": LocalDelivery(warehouse=str(warehouse), raw_prefix=storage.raw_prefix,
+                                  stream_name=os.environ.get("CLICKSTREAM_STREAM", "clickstream-events")),
     }

@@ -16,7 +16,7 @@ from resources.catalog import SQL_ROOT, load_ddl
 
 SQL_FILES = sorted(str(p.relative_to(SQL_ROOT)) for p in SQL_ROOT.rglob("*.sql"))
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "clickstream.yaml"
-LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed"}
+LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed", "raw_events": "s3://raw/events/"}
 
 
 class _Loader(yaml.SafeLoader):
