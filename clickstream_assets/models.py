@@ -118,6 +118,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
     ) -> Iterator:
         days = list(context.partition_keys) if model.partitioned else []
         params = {"first_day": min(days), "last_day": max(days)} if days else {}
+        params.update(settings.page_params())  # only the SQL that names a pattern receives it
         asset = key.to_user_string()
         try:
             result = engine.materialize(model.sql_file, params, model.name, days)

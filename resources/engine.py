@@ -36,12 +36,18 @@ def load_sql(sql_file: str) -> str:
 
 
 def check_params(params: Mapping[str, object]) -> dict[str, str]:
-    """Dates must be real YYYY-MM-DD days and counts whole numbers: nothing else reaches the SQL."""
+    """Dates must be real YYYY-MM-DD days, counts whole numbers and ``*_pattern`` regular expressions: nothing
+    else reaches the SQL."""
     checked = {}
     for name, value in params.items():
         check_identifier(name)
         text = str(value)
-        if name.endswith(("_day", "_start")):
+        if name.endswith("_pattern"):
+            # A regular expression of the shop's configuration: bound as a string, never pasted into SQL.
+            if not 0 < len(text) <= 500 or any(ord(c) < 32 for c in text):
+                raise ValueError(f"parameter {name} is not a pattern of 1 to 500 printable characters")
+            re.compile(text)
+        elif name.endswith(("_day", "_start")):
             if not DATE_PARAM.match(text):
                 raise ValueError(f"parameter {name}={text!r} is not a date like 2026-11-01")
             date.fromisoformat(text)

@@ -64,6 +64,7 @@ def aws_names() -> dict[str, str]:
 
 def build_resources(profile: str | None = None, warehouse: Path | None = None) -> dict:
     """The resource set of a profile: the same keys on both, only the twins differ."""
+    from clickstream_assets.pages import load_page_config
     from clickstream_assets.settings import PipelineSettings
     from resources.catalog import GlueCatalog, LocalCatalog
     from resources.dashboards import LocalDashboards
@@ -94,7 +95,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
             "storage": storage,
             "catalog": catalog,
             "engine": engine,
-            "settings": PipelineSettings(),
+            "settings": PipelineSettings(**load_page_config()),
             "dashboards": QuickSightDashboards(account_id=names["account_id"], database=names["database"],
                                                workgroup=names["workgroup"], region=region, endpoint_url=endpoint),
             "metrics": CloudWatchMetrics(region=region, endpoint_url=endpoint),
@@ -106,7 +107,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         "storage": storage,
         "catalog": catalog,
         "engine": DuckDBEngine(storage=storage, catalog=catalog),
-        "settings": PipelineSettings(),
+        "settings": PipelineSettings(**load_page_config()),
         "dashboards": LocalDashboards(warehouse=str(warehouse)),
         "metrics": LocalMetrics(warehouse=str(warehouse)),
         "delivery": LocalDelivery(warehouse=str(warehouse), raw_prefix=storage.raw_prefix,

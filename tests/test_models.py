@@ -12,6 +12,7 @@ import pytest
 
 from clickstream_assets.models import MODELS
 from clickstream_assets.producer.simulator import Mess
+from clickstream_assets.settings import PipelineSettings
 from tests.pipeline import Pipeline
 
 START = date(2026, 11, 2)
@@ -147,8 +148,8 @@ def event(session, seconds, event_type="view", page="/", product=None, referrer=
 
 
 def run_sessions(engine, events):
-    result, _ = engine.query("models/sessions.sql", {"first_day": "2026-11-02", "last_day": "2026-11-02"},
-                             inputs={"events": pa.Table.from_pylist(events)})
+    params = {"first_day": "2026-11-02", "last_day": "2026-11-02", **PipelineSettings().page_params()}
+    result, _ = engine.query("models/sessions.sql", params, inputs={"events": pa.Table.from_pylist(events)})
     return {r["session_id"]: r for r in result.to_pylist()}
 
 
