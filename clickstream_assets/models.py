@@ -138,6 +138,8 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
                 "rows": dg.MetadataValue.int(result.rows),
                 "bytes": dg.MetadataValue.int(result.bytes),
                 "partitions_written": len(result.partitions),
+                # A day with no clean events builds empty and passes its checks: a gap, not an error.
+                "empty_days": ", ".join(sorted(k for k, v in result.partitions.items() if not v.rows)) or "none",
                 "preview": dg.MetadataValue.md(_preview(storage, result)),
                 "s3_bytes_by_partition": {k: v.bytes for k, v in result.partitions.items()},
                 "dagster/column_lineage": derived(model.name, model.reads),

@@ -87,7 +87,8 @@ class Storage(dg.ConfigurableResource, ABC):
         return self.filesystem().get_file_info(self.path(area, key)).type == pafs.FileType.File
 
     def read_bytes(self, area: str, key: str) -> bytes:
-        with self.filesystem().open_input_stream(self.path(area, key)) as stream:
+        # compression=None: the bytes as stored; pyarrow would otherwise inflate .gz keys behind our back.
+        with self.filesystem().open_input_stream(self.path(area, key), compression=None) as stream:
             return stream.read()
 
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
@@ -111,7 +112,7 @@ class Storage(dg.ConfigurableResource, ABC):
                     handle.write(data)
             durable_replace(tmp, target)
             return
-        with fs.open_output_stream(target) as out:
+        with fs.open_output_stream(target, compression=None) as out:  # bytes as given, even for .gz keys
             if local_file is not None:
                 with open(local_file, "rb") as handle:
                     while chunk := handle.read(8 << 20):
