@@ -45,6 +45,13 @@ def raw_prefix() -> str:
     return check_raw_prefix(os.environ.get("CLICKSTREAM_RAW_PREFIX", "events"))
 
 
+def _choice(variable: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(variable, default).strip().upper()
+    if value not in allowed:
+        raise ValueError(f"{variable} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 def aws_names() -> dict[str, str]:
     """Names of the AWS resources, from the environment, with the defaults infra/clickstream.yaml uses."""
     env = os.environ.get
@@ -59,6 +66,7 @@ def aws_names() -> dict[str, str]:
         "account_id": env("CLICKSTREAM_AWS_ACCOUNT_ID", env("AWS_ACCOUNT_ID", "")),
         "engine": env("CLICKSTREAM_ENGINE", "athena"),
         "raw_prefix": raw_prefix(),
+        "raw_compression": _choice("CLICKSTREAM_RAW_COMPRESSION", ("UNCOMPRESSED", "GZIP"), "UNCOMPRESSED"),
     }
 
 
