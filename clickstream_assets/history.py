@@ -122,7 +122,8 @@ class _HourBuffers:
         digest = hashlib.sha256(data).hexdigest()
         object_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
         # Stamped with the hour's last second, as if its buffer opened then: no event of the hour is "ahead" of it.
-        key = firehose_object_key(self.storage.raw_key(), self.stream_name, hour.replace(minute=59, second=59),
+        key = firehose_object_key(self.storage.raw_key().rstrip("/"), self.stream_name,
+                                  hour.replace(minute=59, second=59),
                                   object_id)
         self.storage.write_bytes("raw", key, data)
         self.summary.objects += 1

@@ -60,6 +60,7 @@ def test_the_original_projects_events_are_all_clean_and_redeliveries_removed(tmp
     ledger = read_ledgers(pipeline.resources["storage"])[DAY.isoformat()]
     assert (ledger.taken, ledger.clean, ledger.duplicates, ledger.quarantined) == (
         len(sent.lines), len(sent.records), sent.redelivered, 0)
+    assert not any(key.count("//") for key in landed.acknowledged)
     clean = rows(pipeline, "events", [DAY.isoformat()])
     assert {r["schema_version"] for r in clean} == {0}
     assert len({r["event_id"] for r in clean}) == len(sent.records)
@@ -193,6 +194,10 @@ def test_six_months_of_history_in_two_commands(tmp_path):
     assert sum(d.clean for d in ledgers.values()) == len(sent.records)
     assert sum(d.duplicates for d in ledgers.values()) == sent.redelivered
     assert sum(d.quarantined for d in ledgers.values()) == 0
+    from clickstream_assets.completeness import read_report
+
+    report = read_report(LocalStorage(warehouse=str(pipeline_dir)))
+    assert report["gaps"] == [] and report["totals"]["landed"] == len(sent.lines)
 
     days = sorted(d for d, ledger in ledgers.items() if ledger.clean)
     events = [r for d in days for r in pq.read_table(
