@@ -6,6 +6,7 @@ Partition registration goes through :meth:`Catalog.add_partitions` on both twins
 from __future__ import annotations
 
 import fcntl
+import importlib.resources
 import json
 import os
 import re
@@ -18,7 +19,8 @@ import dagster as dg
 import sqlglot
 from sqlglot import exp
 
-SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+# sql/ ships as the package clickstream_sql (pyproject maps it), so a wheel install finds it like a checkout.
+SQL_ROOT = Path(str(importlib.resources.files("clickstream_sql")))
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 PARTITION_VALUE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]{2})?$")
 
