@@ -11,6 +11,8 @@ from resources.engine import Engine
 from resources.metrics import Metrics, points
 from resources.storage import Storage
 
+OBSERVED_HOURS = 48
+
 
 @dg.asset(
     key=["raw", "events"],
@@ -37,9 +39,11 @@ def raw_events(
     hours = [hour_value(k) for k in context.partition_keys]
     result = seal_hours(storage, engine, hours, settings.calendar_start, log=context.log.info,
                         max_event_age_days=settings.max_event_age_days)
-    # One observation per hour that holds records, for the partition's page in the UI; an empty hour's seal says
-    # all there is to say. Each event costs a write to the instance, so a sparse half-year does not pay thousands.
-    for manifest in (m for m in result.manifests if not m.empty):
+    # One observation per hour that holds records, for the partition's page in the UI, when a run seals a day or
+    # two (live sealing). Each event costs a write to the instance (~10 ms on SQLite), so a backfill over months
+    # leaves the per-hour figures to the manifests instead of paying for thousands of events.
+    observed = [m for m in result.manifests if not m.empty] if len(result.manifests) <= OBSERVED_HOURS else []
+    for manifest in observed:
         context.log_event(
             dg.AssetObservation(
                 asset_key=context.asset_key,
