@@ -19,6 +19,8 @@ from resources.storage import Storage
     partitions_def=hourly_arrival,
     backfill_policy=dg.BackfillPolicy.single_run(),
     freshness_policy=policy("raw", "events"),
+    # Two runs sealing the same hour would race on its manifest; deploy/dagster.yaml gives this pool one slot.
+    pool="sealing",
 )
 def raw_events(
     context: dg.AssetExecutionContext,
