@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +23,7 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "infra" / "dagster.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
+WORKSPACE = ROOT / "deploy" / "workspace.yaml"
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 BIN = Path(sys.executable).parent
 # Actions AWS offers no resource-level permissions for: the only ones allowed on "*".
@@ -58,15 +61,18 @@ def image_env() -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in block.split())
 
 
-def test_the_images_command_serves_the_code_location_that_the_webserver_and_daemon_load(monkeypatch, tmp_path):
+@contextmanager
+def code_location_server(home: Path, env: dict[str, str] | None = None) -> Iterator[int]:
+    """The image's default command (the code location), run from this venv on a free loopback port: its port."""
     command = image_command()
     port = free_port()
     command[command.index("--host") + 1] = "127.0.0.1"  # 0.0.0.0 in the container; loopback only here
     command[command.index("--port") + 1] = str(port)
-    env = {**os.environ, **image_env(), "DAGSTER_HOME": str(tmp_path)}
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **image_env(), "DAGSTER_HOME": str(home), **(env or {})}
     # Default signal handling restored: a server started from a background shell may otherwise ignore SIGTERM.
     server = subprocess.Popen(["env", "--default-signal=TERM,INT", str(BIN / command[0]), *command[1:]], env=env,
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     try:
         deadline, healthy = time.monotonic() + 120, None
@@ -77,13 +83,20 @@ def test_the_images_command_serves_the_code_location_that_the_webserver_and_daem
                 break
             time.sleep(1)
         assert healthy is not None and healthy.returncode == 0, server.stderr.read() if server.poll() else healthy
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
 
-        from dagster._core.workspace.context import WorkspaceProcessContext
-        from dagster._core.workspace.load_target import WorkspaceFileTarget
 
+def test_the_images_command_serves_the_code_location_that_the_webserver_and_daemon_load(monkeypatch, tmp_path):
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    with code_location_server(tmp_path / "code") as port:
         monkeypatch.setenv("DAGSTER_CODE_HOST", "127.0.0.1")
         monkeypatch.setenv("DAGSTER_CODE_PORT", str(port))
-        target = WorkspaceFileTarget(paths=[str(ROOT / "deploy" / "workspace.yaml")])
+        target = WorkspaceFileTarget(paths=[str(WORKSPACE)])
         with dg.instance_for_test() as instance, WorkspaceProcessContext(instance, target) as workspace:
             context = workspace.create_request_context()
             assert not context.get_code_location_error("clickstream")
@@ -92,9 +105,6 @@ def test_the_images_command_serves_the_code_location_that_the_webserver_and_daem
             assert {"arrival_sensor", "producer_sensor", "automation"} <= sensors
             assets = {node.asset_key.to_user_string() for node in repository.get_asset_node_snaps()}
             assert {"raw/events", "processed/events", "processed/sessions", "quicksight/dashboard"} <= assets
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
 
 
 def test_the_image_builds_the_wheel_apart_and_runs_as_a_non_root_user():

@@ -3,10 +3,11 @@ runs a backfill, the arrival sensor's ticks and automation, and ends with exactl
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -17,6 +18,8 @@ from clickstream_assets.ledger import read_ledgers, read_manifests
 from tests.pipeline import Pipeline
 from tests.postgres import find_postgres, postgres_server
 from tests.test_automation import dashboard_sessions, parquet_rows, run_automation, run_sensor
+from tests.test_deploy import WORKSPACE, code_location_server
+from tests.test_operations import land
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 5)
@@ -135,3 +138,41 @@ def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(produ
     assert outcome["result"].success, outcome["result"].error
     assert production_instance.get_materialized_partitions(dg.AssetKey(["raw", "events"]))
     assert events.get_concurrency_info("sealing").active_slot_count == 0  # and it gave the slot back
+
+
+def test_the_daemon_ticks_the_arrival_sensor_through_the_code_location_and_keeps_its_cursor_in_postgres(
+        production_instance, monkeypatch, tmp_path):
+    """Production's topology in small: the daemon's sensor loop, deploy/workspace.yaml, the image's code-location
+    command in its own process, and the tick, the cursor and the queued run in Postgres."""
+    import logging
+
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._daemon.sensor import execute_sensor_iteration
+
+    warehouse = tmp_path / "w"
+    landed = datetime.now(timezone.utc) - timedelta(hours=3)
+    hour = landed.strftime("%Y-%m-%d-%H")
+    land(warehouse, landed, n=5)
+    # The code location reads the same warehouse, as on AWS it reads the same buckets as the runs.
+    served = {"CLICKSTREAM_PROFILE": "local", "CLICKSTREAM_HOME": str(warehouse)}
+    with code_location_server(tmp_path / "code", served) as port:
+        monkeypatch.setenv("DAGSTER_CODE_HOST", "127.0.0.1")
+        monkeypatch.setenv("DAGSTER_CODE_PORT", str(port))
+        target = WorkspaceFileTarget(paths=[str(WORKSPACE)])
+        with create_test_daemon_workspace_context(target, production_instance) as workspace:
+            location = workspace.create_request_context().get_code_location("clickstream")
+            sensor = next(iter(location.get_repositories().values())).get_sensor("arrival_sensor")
+            production_instance.start_sensor(sensor)  # off by default, as a user would switch it on
+            list(execute_sensor_iteration(workspace, logging.getLogger("test"), None, None))
+
+    origin, selector = sensor.get_remote_origin_id(), sensor.selector_id
+    ticks = production_instance.get_ticks(origin, selector)
+    assert [t.status.value for t in ticks] == ["SUCCESS"]
+    runs = production_instance.get_runs()
+    # The queued run coordinator holds it for the run launcher: on ECS the daemon starts a task for it.
+    assert [r.status for r in runs] == [dg.DagsterRunStatus.QUEUED] and ticks[0].run_ids == [runs[0].run_id]
+    assert runs[0].tags["dagster/run_key"].startswith(f"seal:{hour}:{hour}:")
+    assert runs[0].asset_selection == {dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])}
+    cursor = production_instance.get_instigator_state(origin, selector).instigator_data.cursor
+    assert json.loads(cursor) == {"from_hour": hour}  # a restarted daemon resumes here, not from the beginning
