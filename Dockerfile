@@ -17,8 +17,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CLICKSTREAM_PROFILE=aws
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels /wheels/clickstream_assets-*.whl \
-    && useradd --system --uid 10001 --user-group --home-dir /opt/dagster --create-home dagster
-COPY --chown=root:root deploy/dagster.yaml deploy/workspace.yaml /opt/dagster/home/
+    && groupadd --system --gid 10001 dagster \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /opt/dagster --create-home dagster \
+    && install -d -o 10001 -g 10001 /opt/dagster/home
+# Dagster writes under $DAGSTER_HOME (run storage of outputs, local artifacts): the directory is the user's, the
+# instance and workspace files in it are root's and read-only to the user.
+COPY --chown=root:root --chmod=0444 deploy/dagster.yaml deploy/workspace.yaml /opt/dagster/home/
 # Numeric, so the runtime (and ECS's checks) knows it is not root without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /opt/dagster

@@ -115,6 +115,8 @@ def test_the_image_builds_the_wheel_apart_and_runs_as_a_non_root_user():
     user = re.findall(r"^USER (\S+)", runtime, re.M)[-1]
     assert user.split(":")[0] not in ("root", "0")
     assert "deploy/dagster.yaml" in runtime and image_env()["DAGSTER_HOME"] == "/opt/dagster/home"
+    # Dagster writes under $DAGSTER_HOME at run time: the runtime user must own it.
+    assert re.search(rf"install -d -o {user.split(':')[0]} -g \S+ /opt/dagster/home", runtime)
 
 
 def test_hadolint_passes_on_the_dockerfile():
