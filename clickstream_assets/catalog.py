@@ -13,7 +13,7 @@ from resources.storage import Storage
 
 
 def _locations(storage: Storage) -> dict[str, str]:
-    return {"raw": storage.uri("raw"), "processed": storage.uri("processed")}
+    return storage.ddl_locations()
 
 
 def register(catalog: Catalog, storage: Storage, tables: Sequence[str], values: Sequence[str]) -> dict:

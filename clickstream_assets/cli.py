@@ -82,10 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     for knob in ("duplicate", "malformed", "late", "future"):
         produce.add_argument(f"--{knob}-rate", type=_rate, default=0.0)
 
-    ingest = commands.add_parser("ingest", help="deliver newline-delimited JSON events you already have")
+    ingest = commands.add_parser("ingest", help="import newline-delimited JSON events you already have")
     _common(ingest)
     _delivery_args(ingest)
-    ingest.add_argument("files", nargs="+", help="files of JSON lines, or - for standard input")
+    ingest.add_argument("files", nargs="+", help="files of JSON lines (.gz read as gzip), or - for standard input")
+    ingest.add_argument("--via-stream", action="store_true",
+                        help="send the lines through the delivery stream as live data arriving now, instead of "
+                             "landing them in the arrival hours of their own timestamps (history, the default)")
 
     metrics = commands.add_parser("metrics", help="recent pipeline metrics and alarm states")
     _common(metrics)
@@ -131,9 +134,10 @@ def _sink(args, warehouse: Path, seed: int | None):
         return FirehoseSink(
             client("firehose", args.region, args.endpoint_url, retries=1), args.stream_name, seed=seed
         )
+    from resources.profile import raw_prefix
     from resources.sinks import LocalFirehoseSink
 
-    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed)
+    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed, prefix=raw_prefix())
 
 
 class _ProgressBar:
@@ -222,12 +226,13 @@ def cmd_produce(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from clickstream_assets.producer.runner import ingest
-
     warehouse = warehouse_path(args.warehouse)
     for name in args.files:
         if name != "-" and not Path(name).is_file():
             raise CliError(f"{name}: no such file")
+    if not args.via_stream:
+        return _ingest_history(args, warehouse)
+    from clickstream_assets.producer.runner import ingest
 
     def lines():
         for name in args.files:
@@ -243,6 +248,43 @@ def cmd_ingest(args) -> int:
         _record_run(warehouse, summary)
     _print_summary(summary, args.json)
     return 1 if summary.get("error") else 0
+
+
+def _ingest_history(args, warehouse: Path) -> int:
+    from clickstream_assets.history import import_history, read_lines
+    from clickstream_assets.partitions import calendar_start, extend_calendar
+    from resources.profile import build_resources
+
+    if args.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+    if args.region:
+        os.environ["AWS_REGION"] = args.region
+    os.environ["CLICKSTREAM_HOME"] = str(warehouse)
+    storage = build_resources(args.profile, warehouse)["storage"]
+    summary = import_history(storage, read_lines(args.files), args.stream_name)
+    result = summary.as_dict()
+    result.update(profile=args.profile, stream_name=args.stream_name)
+    if args.profile == "local":
+        _record_run(warehouse, result)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "acknowledged"}))
+        return 0
+    print(f"{'imported':>13}: {summary.lines:,} lines into {summary.objects:,} objects ({summary.bytes:,} bytes) "
+          f"in {summary.seconds:.2f} s")
+    if summary.untimed_lines:
+        print(f"{'untimed':>13}: {summary.untimed_lines:,} lines without a readable timestamp, placed beside their "
+              "neighbours: sealing quarantines them with a reason")
+    days = summary.days
+    if days:
+        first, last = days
+        print(f"{'events span':>13}: {first} .. {last} (UTC), landed in their own arrival hours")
+        if extend_calendar(first):
+            print(f"{'calendar':>13}: now starts {first} (recorded in the warehouse)")
+        if first.isoformat() < calendar_start():
+            print(f"{'calendar':>13}: starts {calendar_start()}: set CLICKSTREAM_START_DATE={first} to keep the "
+                  "earlier days")
+        print(f"{'next':>13}: clickstream backfill --start {first} --end {last}")
+    return 0
 
 
 def cmd_metrics(args) -> int:

@@ -11,7 +11,7 @@ import dagster as dg
 
 from clickstream_assets import automation
 from clickstream_assets.ledger import read_ledgers, read_manifests, read_producer_runs
-from clickstream_assets.sealing import RAW_PREFIX
+from clickstream_assets.sealing import arrival_hour_of, object_bytes, raw_objects
 from clickstream_assets.settings import PipelineSettings
 from resources.storage import Storage
 
@@ -19,9 +19,6 @@ KEY = dg.AssetKey(["processed", "completeness"])
 REPORT = "_ledger/completeness.json"
 
 
-def _hour_of(key: str) -> str:
-    y, m, d, h = key.split("/")[1:5]
-    return f"{y}-{m}-{d}-{h}"
 
 
 def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime | None = None) -> dict:
@@ -41,15 +38,15 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
                         f"accepted {run.get('delivered')} ({lost} not delivered)")
 
     # Hop 2, landing: what is in raw now, per object, against what the local sink acknowledged.
-    landed_by_object = {o.key: storage.read_bytes("raw", o.key).count(b"\n") for o in storage.list("raw", RAW_PREFIX + "/")}
+    landed_by_object = {o.key: object_bytes(storage, o.key).count(b"\n") for o in raw_objects(storage)}
     for run in runs:
         for key, records in (run.get("acknowledged") or {}).items():
             if landed_by_object.get(key, 0) != records:
-                gaps.append(f"landing: hour {_hour_of(key)}: object {key.rsplit('/', 1)[-1]} was acknowledged with "
+                gaps.append(f"landing: hour {arrival_hour_of(storage, key)}: object {key.rsplit('/', 1)[-1]} was acknowledged with "
                             f"{records} records, raw holds {landed_by_object.get(key, 0)}")
     hours: dict[str, dict] = {}
     for key, records in landed_by_object.items():
-        hours.setdefault(_hour_of(key), {"landed": 0, "sealed": 0})["landed"] += records
+        hours.setdefault(arrival_hour_of(storage, key), {"landed": 0, "sealed": 0})["landed"] += records
 
     # Hop 3, sealing: a closed hour's records are all taken by its seal.
     for hour, manifest in manifests.items():

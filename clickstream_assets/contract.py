@@ -7,6 +7,7 @@ rules (a test holds the SQL and :func:`classify_line` to the same answers on ran
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -16,6 +17,9 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 
 SCHEMA_VERSION = 1
+# Events without a schema_version are the original project's shape: its 11 fields, no event_id. They are kept
+# with this version so a reader can tell them from events written to the contract.
+ORIGINAL_SHAPE_VERSION = 0
 
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")
 DEVICE_TYPES = ("mobile", "desktop", "tablet")
@@ -39,8 +43,14 @@ FIELDS = (
 )
 # Absent or null both mean "none" for these two: a home page has no product, a direct visit no referrer.
 OPTIONAL_FIELDS = ("product_id", "referrer_url")
-REQUIRED_FIELDS = tuple(f for f in FIELDS if f not in OPTIONAL_FIELDS)
-STRING_FIELDS = tuple(f for f in FIELDS if f != "schema_version")
+# The original shape has neither: no schema_version means that shape, and its event_id is derived from the
+# content (see derive_event_id). An event that names a schema_version must carry its own event_id.
+VERSION_FIELDS = ("event_id", "schema_version")
+REQUIRED_FIELDS = tuple(f for f in FIELDS if f not in OPTIONAL_FIELDS + VERSION_FIELDS)
+# The fields a derived event_id hashes, in this order: the original project's 11.
+CONTENT_FIELDS = tuple(f for f in FIELDS if f not in VERSION_FIELDS)
+# Never inside a JSON string the trackers send (a control character), so joined fields cannot run together.
+CONTENT_SEPARATOR = "\x1f"
 
 # One reason per rejected line, checked in this order (the first that applies wins).
 REASONS = (
@@ -49,17 +59,24 @@ REASONS = (
     "bad_type",  # a field has the wrong JSON type
     "unknown_event_type",  # event_type outside EVENT_TYPES
     "bad_value",  # device_type, user_type, schema_version or event_id outside their accepted values
-    "bad_timestamp",  # not UTC ISO-8601 ending in Z, an impossible date, or older than MAX_EVENT_AGE at arrival
+    "bad_timestamp",  # not ISO-8601 (Z, an offset or no zone), an impossible date, or older than the age guard
     "future_timestamp",  # later than its arrival plus CLOCK_SKEW
 )
 
 # Devices' clocks drift; an event a few minutes "ahead" of Firehose's arrival time is still believable.
 CLOCK_SKEW = timedelta(minutes=5)
-# Like the AWS solution's late-event cut-off: older events would reopen days nobody rebuilds.
+# Like the AWS solution's late-event cut-off, for live streams: older events would reopen days nobody rebuilds.
+# History is imported into the arrival hours of its own events (``clickstream ingest``), so it never trips this.
 MAX_EVENT_AGE = timedelta(days=30)
 
-# Hours 00-23, minutes and seconds 00-59: some parsers roll 24:00:00 and leap seconds into the next minute or day.
-TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
+# ISO-8601 as trackers write it: ``Z``, any ``+hh:mm``/``-hh:mm`` offset (converted to UTC) or no zone at all
+# (``datetime.isoformat()`` of a naive time: taken as UTC), with up to 9 fractional digits (kept to the
+# microsecond, truncated). Hours 00-23, minutes and seconds 00-59: some parsers roll 24:00:00 and leap seconds
+# into the next minute or day.
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 _UUID_RE = re.compile(UUID_PATTERN)
@@ -95,6 +112,7 @@ EVENT_SCHEMA = pa.schema(
 class Verdict:
     reason: str | None
     event_time: datetime | None = None
+    event_id: str | None = None  # as sent, or derived from the content when the event has none
 
     @property
     def valid(self) -> bool:
@@ -106,20 +124,42 @@ def _reject_constant(name: str):
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """UTC ISO-8601 with ``Z`` and a real calendar date, else None."""
+    """An ISO-8601 timestamp of the accepted forms with a real calendar date, in UTC; else None."""
     if not _TIMESTAMP_RE.match(text):
         return None
+    zone = timezone.utc
+    body = text
+    if text.endswith("Z"):
+        body = text[:-1]
+    elif len(text) > 19 and text[-6] in "+-":
+        body, sign = text[:-6], -1 if text[-6] == "-" else 1
+        zone = timezone(sign * timedelta(hours=int(text[-5:-3]), minutes=int(text[-2:])))
+    whole, _, fraction = body.partition(".")
     try:
-        return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+        moment = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S")
     except ValueError:
         return None
+    micros = int((fraction + "000000")[:6]) if fraction else 0
+    return moment.replace(microsecond=micros, tzinfo=zone).astimezone(timezone.utc)
+
+
+def derive_event_id(record: dict) -> str:
+    """A deterministic id for an event sent without one: the MD5 of its 11 content fields, shaped like a UUID.
+
+    A Firehose redelivery of the same record gets the same id and is removed as a duplicate. Two genuinely
+    separate events with identical content (same user, session, page and timestamp to the digit) get one id
+    too: nothing in the record tells them apart, so they count once and the second as a duplicate.
+    """
+    content = CONTENT_SEPARATOR.join(record.get(f) or "" for f in CONTENT_FIELDS)
+    digest = hashlib.md5(content.encode("utf-8", errors="surrogatepass")).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
 def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def classify_line(line: bytes | str, arrival: datetime) -> Verdict:
+def classify_line(line: bytes | str, arrival: datetime, max_event_age: timedelta = MAX_EVENT_AGE) -> Verdict:
     """Classify one raw line as valid or as exactly one reason code: the reference for the SQL."""
     try:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
@@ -128,28 +168,30 @@ def classify_line(line: bytes | str, arrival: datetime) -> Verdict:
         return Verdict("malformed_json")
     if not isinstance(record, dict):
         return Verdict("malformed_json")
-    if any(record.get(f) is None for f in REQUIRED_FIELDS):
+    version = record.get("schema_version")
+    original_shape = version is None
+    if any(record.get(f) is None for f in REQUIRED_FIELDS) or (not original_shape and record.get("event_id") is None):
         return Verdict("missing_field")
-    if any(not isinstance(record[f], str) for f in REQUIRED_FIELDS if f != "schema_version"):
+    if any(not isinstance(record[f], str) for f in REQUIRED_FIELDS):
         return Verdict("bad_type")
-    if any(record.get(f) is not None and not isinstance(record[f], str) for f in OPTIONAL_FIELDS):
+    if any(record.get(f) is not None and not isinstance(record[f], str) for f in OPTIONAL_FIELDS + ("event_id",)):
         return Verdict("bad_type")
-    version = record["schema_version"]
-    if isinstance(version, bool) or not isinstance(version, (int, float)):
+    if not original_shape and (isinstance(version, bool) or not isinstance(version, (int, float))):
         return Verdict("bad_type")
     if record["event_type"] not in EVENT_TYPES:
         return Verdict("unknown_event_type")
+    event_id = record.get("event_id")
     if (
         record["device_type"] not in DEVICE_TYPES
         or record["user_type"] not in USER_TYPES
-        or not (math.isfinite(version) and version == SCHEMA_VERSION)
-        or not _UUID_RE.match(record["event_id"])
+        or not (original_shape or (math.isfinite(version) and version == SCHEMA_VERSION))
+        or (event_id is not None and not _UUID_RE.match(event_id))
     ):
         return Verdict("bad_value")
     moment = parse_timestamp(record["timestamp"])
-    if moment is None or moment < arrival - MAX_EVENT_AGE:
+    if moment is None or moment < arrival - max_event_age:
         return Verdict("bad_timestamp")
     if moment > arrival + CLOCK_SKEW:
         return Verdict("future_timestamp")
-    return Verdict(None, moment)
+    return Verdict(None, moment, event_id or derive_event_id(record))
 

@@ -12,7 +12,7 @@ from sqlglot.lineage import lineage
 
 from resources.catalog import SQL_ROOT, load_ddl
 
-_LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed"}  # lineage needs columns, not places
+_LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed", "raw_events": "s3://raw/events/"}  # lineage needs columns, not places
 
 
 def _columns(table: str) -> list[str]:

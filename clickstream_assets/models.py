@@ -118,6 +118,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
     ) -> Iterator:
         days = list(context.partition_keys) if model.partitioned else []
         params = {"first_day": min(days), "last_day": max(days)} if days else {}
+        params.update(settings.page_params())  # only the SQL that names a pattern receives it
         asset = key.to_user_string()
         try:
             result = engine.materialize(model.sql_file, params, model.name, days)
@@ -137,6 +138,8 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
                 "rows": dg.MetadataValue.int(result.rows),
                 "bytes": dg.MetadataValue.int(result.bytes),
                 "partitions_written": len(result.partitions),
+                # A day with no clean events builds empty and passes its checks: a gap, not an error.
+                "empty_days": ", ".join(sorted(k for k, v in result.partitions.items() if not v.rows)) or "none",
                 "preview": dg.MetadataValue.md(_preview(storage, result)),
                 "s3_bytes_by_partition": {k: v.bytes for k, v in result.partitions.items()},
                 "dagster/column_lineage": derived(model.name, model.reads),

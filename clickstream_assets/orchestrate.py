@@ -72,11 +72,13 @@ def materialize(
 
 
 def hour_range(first_day: date, last_day: date, now: datetime | None = None) -> tuple[str, str] | None:
-    """Arrival hours from the first day through the last closed hour (late records keep arriving after a day)."""
+    """Arrival hours from the first day through two days after the last (late records keep arriving after a day),
+    up to the open hour: what is in it now is sealed too, so imported history never waits for an hour to close.
+    The arrival sensor seals the hour again once it closes if more arrived, and rebuilds the days it feeds."""
     now = now or datetime.now(timezone.utc)
-    last_closed = now.replace(minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=1)
+    open_hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
     start = datetime(first_day.year, first_day.month, first_day.day)
-    end = min(datetime(last_day.year, last_day.month, last_day.day) + timedelta(days=2), last_closed)
+    end = min(datetime(last_day.year, last_day.month, last_day.day) + timedelta(days=2), open_hour)
     if end < start:
         return None
     return hour_key(start.strftime("%Y-%m-%d-%H")), hour_key(end.strftime("%Y-%m-%d-%H"))

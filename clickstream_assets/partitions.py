@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -12,9 +14,43 @@ import dagster as dg
 warnings.filterwarnings("ignore", message=r".*`backfill_policy`.*beta")
 warnings.filterwarnings("ignore", message=r".*`owners`.*beta")
 
+DEFAULT_CALENDAR_START = "2026-11-01"
+CALENDAR_FILE = "calendar.json"
+
+
+def warehouse_calendar_file() -> Path:
+    """Where ``clickstream ingest`` records how far back the warehouse's history goes."""
+    return Path(os.environ.get("CLICKSTREAM_HOME") or ".clickstream").expanduser().resolve() / CALENDAR_FILE
+
+
+def calendar_start() -> str:
+    """``$CLICKSTREAM_START_DATE``, else the first day of history imported into the warehouse, else the default.
+
+    Read when the definitions load (partitions are fixed for a code location's life): after importing older
+    history, ``dagster dev`` shows the new days on "Reload definitions".
+    """
+    explicit = os.environ.get("CLICKSTREAM_START_DATE")
+    if explicit:
+        return date.fromisoformat(explicit).isoformat()
+    try:
+        recorded = json.loads(warehouse_calendar_file().read_text())["start"]
+        return min(date.fromisoformat(recorded).isoformat(), DEFAULT_CALENDAR_START)
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_CALENDAR_START
+
+
+def extend_calendar(first_day: date) -> bool:
+    """Let the calendar reach back to ``first_day`` (it only ever grows); True when it moved."""
+    if first_day.isoformat() >= calendar_start():
+        return False
+    path = warehouse_calendar_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"start": first_day.isoformat()}))
+    return True
+
+
 # The first day the calendar holds; events before it are quarantined (no partition exists to hold them).
-CALENDAR_START = os.environ.get("CLICKSTREAM_START_DATE", "2026-11-01")
-date.fromisoformat(CALENDAR_START)
+CALENDAR_START = calendar_start()
 
 # The open hour and today are partitions too (end_offset=1), so live data can be sealed and built as it comes;
 # sealing an hour again later replaces it whole and marks the days it feeds stale, so nothing is lost.

@@ -7,8 +7,10 @@ stays flat however many hours a backfill covers.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +24,6 @@ from resources.catalog import check_partition_value
 from resources.engine import Engine, QueryStats
 from resources.storage import ObjectInfo, Storage
 
-RAW_PREFIX = "events"
 CHUNK_BYTES = 128 * 1024 * 1024
 OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
 
@@ -37,9 +38,44 @@ LINES_SCHEMA = pa.schema(
 )
 
 
-def hour_prefix(arrival_hour: str) -> str:
+# Firehose with CompressionFormat GZIP names its objects like the others, plus ``.gz``.
+GZIP_SUFFIX = ".gz"
+
+
+def hour_prefix(storage: Storage, arrival_hour: str) -> str:
     y, m, d, h = check_partition_value(arrival_hour).split("-")
-    return f"{RAW_PREFIX}/{y}/{m}/{d}/{h}/"
+    return storage.raw_key(f"{y}/{m}/{d}/{h}/")
+
+
+HOUR_LAYOUT = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2})/([0-9]{2})/[^/]+")
+
+
+def arrival_hour_of(storage: Storage, key: str) -> str | None:
+    """``2026-11-02-10`` for a key in Firehose's ``<prefix>/YYYY/MM/DD/HH/<object>`` layout, else None."""
+    prefix = storage.raw_key()
+    if prefix and not key.startswith(prefix.rstrip("/") + "/"):
+        return None
+    match = HOUR_LAYOUT.fullmatch(key[len(prefix):].lstrip("/") if prefix else key)
+    return "-".join(match.groups()) if match else None
+
+
+def raw_objects(storage: Storage) -> list[ObjectInfo]:
+    """Every delivered object under the raw prefix, oldest hour first. With Firehose's bare layout the prefix is
+    the bucket's root, which also holds its ``errors/`` folder: only keys in the hour layout count."""
+    return [o for o in storage.list("raw", storage.raw_key()) if arrival_hour_of(storage, o.key)]
+
+
+def object_bytes(storage: Storage, key: str) -> bytes:
+    """An object's lines as delivered: GZIP objects (Firehose's ``CompressionFormat: GZIP``) are inflated.
+    A ``.gz`` object that is not gzip, or is cut short, raises: an unreadable object fails the seal loudly
+    rather than being staged as lines of garbage."""
+    data = storage.read_bytes("raw", key)
+    if not key.endswith(GZIP_SUFFIX):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"raw object {key} ends in .gz but is not a whole gzip file: {error}") from error
 
 
 def arrival_of(key: str) -> datetime:
@@ -119,7 +155,7 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
     batches, per_object, sanitized = [], {}, {}
     for hour in chunk:
         for info in listing[hour]:
-            batch, was_sanitized = split_lines(info.key, hour, storage.read_bytes("raw", info.key))
+            batch, was_sanitized = split_lines(info.key, hour, object_bytes(storage, info.key))
             batches.append(batch)
             per_object[info.key] = batch.num_rows
             sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
@@ -132,12 +168,12 @@ def _seal_chunk(
     listing: dict[str, list[ObjectInfo]],
     chunk: list[str],
     read: _ChunkLines,
-    calendar_start: str,
+    stage_params: dict[str, object],
 ) -> tuple[list[SealManifest], QueryStats, int]:
     """Stage one chunk of hours and write their manifests, after checking every line was staged."""
     written = engine.materialize(
         "transform/stage_raw.sql",
-        {"calendar_start": calendar_start},
+        stage_params,
         target="staged_events",
         partition_values=chunk,
         inputs={"raw_lines": read.lines},
@@ -176,9 +212,11 @@ def seal_hours(
     hours: list[str],
     calendar_start: str,
     log: Callable[[str], None] = lambda _: None,
+    max_event_age_days: int = 30,
 ) -> SealResult:
     """Seal each arrival hour: stage its lines (replacing any earlier staging whole) and write its manifest."""
-    listing = {h: storage.list("raw", hour_prefix(h)) for h in hours}
+    stage_params = {"calendar_start": calendar_start, "max_event_age_days": max_event_age_days}
+    listing = {h: storage.list("raw", hour_prefix(storage, h)) for h in hours}
     chunks = list(_chunks(listing))
     result = SealResult([], QueryStats(engine=""), 0)
     # Read and split the next chunk while the engine classifies this one: the engine releases the GIL, so the
@@ -189,7 +227,7 @@ def seal_hours(
             read = upcoming.result()
             if index + 1 < len(chunks):
                 upcoming = reader.submit(_read_chunk, storage, listing, chunks[index + 1])
-            manifests, stats, staged_bytes = _seal_chunk(storage, engine, listing, chunk, read, calendar_start)
+            manifests, stats, staged_bytes = _seal_chunk(storage, engine, listing, chunk, read, stage_params)
             del read
             result.manifests.extend(manifests)
             result.stats.engine = stats.engine

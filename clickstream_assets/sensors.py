@@ -12,7 +12,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from clickstream_assets.jobs import producer_job
 from clickstream_assets.ledger import read_manifests, stale_days, unbuilt_days
 from clickstream_assets.partitions import daily_event, hour_key
-from clickstream_assets.sealing import RAW_PREFIX, hour_prefix
+from clickstream_assets.sealing import arrival_hour_of, hour_prefix, raw_objects
 from resources.storage import Storage
 
 SEAL_KEYS = [dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])]
@@ -78,15 +78,14 @@ def plan_arrivals(
     if state.get("from_hour"):
         first = state["from_hour"]
     else:
-        keys = [o.key for o in storage.list("raw", RAW_PREFIX + "/")]
-        if not keys:
+        hours = sorted(arrival_hour_of(storage, o.key) for o in raw_objects(storage))
+        if not hours:
             return [], json.dumps({"from_hour": None})
-        y, m, d, h = keys[0].split("/")[1:5]
-        first = f"{y}-{m}-{d}-{h}"
+        first = hours[0]
     manifests = read_manifests(storage)
     to_seal, next_from = [], None
     for hour in _hours_between(first, current):
-        objects = storage.list("raw", hour_prefix(hour))
+        objects = storage.list("raw", hour_prefix(storage, hour))
         closed = datetime.strptime(hour, "%Y-%m-%d-%H").replace(tzinfo=timezone.utc) + timedelta(
             hours=1, minutes=grace_minutes) <= now
         manifest = manifests.get(hour)

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from clickstream_assets.pages import FUNNEL_STEPS, PAGE_CLASSES, sql_params
 from clickstream_assets.partitions import CALENDAR_START
 
 
@@ -12,6 +13,9 @@ class PipelineSettings(dg.ConfigurableResource):
     calendar_start: str = CALENDAR_START
     # A day counts as complete once its arrival hours plus this many later ones are sealed.
     late_arrival_hours: int = 6
+    # The live-stream guard: an event older than this when it arrives is quarantined (bad_timestamp). History
+    # imported with `clickstream ingest` lands in its own events' hours, so it is never this old at arrival.
+    max_event_age_days: int = 30
     # Warn when more than this share of a day's records is quarantined.
     quarantine_rate_threshold: float = 0.02
     # Sessions are keyed by the session_id sent; flag sessions idle longer than this inside.
@@ -21,6 +25,14 @@ class PipelineSettings(dg.ConfigurableResource):
     scan_budgets: dict[str, int] = {}
     # Planted truth: how many standard errors a measured rate may stray from the simulator's before failing.
     planted_truth_z: float = 4.5
+
+    # What the shop's pages are and what the funnel counts (clickstream_assets/pages.py explains the patterns).
+    page_classes: dict[str, str] = dict(PAGE_CLASSES)
+    funnel_steps: dict[str, str] = dict(FUNNEL_STEPS)
+
+    def page_params(self) -> dict[str, str]:
+        """The page and funnel patterns, as the models' SQL parameters."""
+        return sql_params(self.page_classes, self.funnel_steps)
 
     def budget_for(self, asset: str) -> int:
         return self.scan_budgets.get(asset, self.scan_budget_bytes)

@@ -19,9 +19,10 @@ class LocalDelivery(Delivery):
 
     warehouse: str
     stream_name: str = "clickstream-events"
+    raw_prefix: str = "events"
 
     def open_sink(self) -> Sink:
-        return LocalFirehoseSink(f"{self.warehouse}/raw", stream_name=self.stream_name)
+        return LocalFirehoseSink(f"{self.warehouse}/raw", stream_name=self.stream_name, prefix=self.raw_prefix)
 
 
 class FirehoseDelivery(Delivery):

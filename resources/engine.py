@@ -36,12 +36,18 @@ def load_sql(sql_file: str) -> str:
 
 
 def check_params(params: Mapping[str, object]) -> dict[str, str]:
-    """Dates must be real YYYY-MM-DD days and counts whole numbers: nothing else reaches the SQL."""
+    """Dates must be real YYYY-MM-DD days, counts whole numbers and ``*_pattern`` regular expressions: nothing
+    else reaches the SQL."""
     checked = {}
     for name, value in params.items():
         check_identifier(name)
         text = str(value)
-        if name.endswith(("_day", "_start")):
+        if name.endswith("_pattern"):
+            # A regular expression of the shop's configuration: bound as a string, never pasted into SQL.
+            if not 0 < len(text) <= 500 or any(ord(c) < 32 for c in text):
+                raise ValueError(f"parameter {name} is not a pattern of 1 to 500 printable characters")
+            re.compile(text)
+        elif name.endswith(("_day", "_start")):
             if not DATE_PARAM.match(text):
                 raise ValueError(f"parameter {name}={text!r} is not a date like 2026-11-01")
             date.fromisoformat(text)
@@ -76,6 +82,13 @@ def parquet_compression(table: TableDef) -> tuple[str, int | None]:
     if codec != "zstd" or not level.isdigit() or not 1 <= int(level) <= 22:
         raise ValueError(f"{table.name}: compression_level {level!r} needs ZSTD and a level from 1 to 22")
     return codec, int(level)
+
+
+def _athena_count_if(tree: exp.Expression) -> None:
+    """Athena's count_if counts nothing as 0; DuckDB's gives NULL over no rows, which made an empty day fail every
+    check that counts violations. ``count(*) FILTER (WHERE …)`` is 0 on both."""
+    for node in list(tree.find_all(exp.CountIf)):
+        node.replace(exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=node.this)))
 
 
 def referenced_tables(tree: exp.Expression) -> set[str]:
@@ -198,6 +211,7 @@ class DuckDBEngine(Engine):
             if placeholder.name not in checked:
                 raise ValueError(f"{sql_file} needs parameter :{placeholder.name}")
             placeholder.replace(exp.var(f"${placeholder.name}"))
+        _athena_count_if(tree)
         stats = QueryStats(engine="duckdb")
         for name in sorted(referenced_tables(tree)):
             if inputs and name in inputs:
@@ -217,7 +231,7 @@ class DuckDBEngine(Engine):
 
     def table_def(self, name: str) -> TableDef:
         """The table as its DDL defines it, located in this profile's buckets."""
-        return load_ddl(name, {"raw": self.storage.uri("raw"), "processed": self.storage.uri("processed")})
+        return load_ddl(name, self.storage.ddl_locations())
 
     def _bind_table(self, con, table: TableDef, values: list[str], stats: QueryStats) -> None:
         fs = self.storage.filesystem()

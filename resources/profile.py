@@ -37,6 +37,21 @@ def ensure_dagster_home(warehouse: Path) -> Path:
     return home
 
 
+def raw_prefix() -> str:
+    """Where deliveries land in the raw area: ``$CLICKSTREAM_RAW_PREFIX``, default ``events``; empty for Firehose's
+    bare ``YYYY/MM/DD/HH/`` layout (a stream created without a custom prefix)."""
+    from resources.storage import check_raw_prefix
+
+    return check_raw_prefix(os.environ.get("CLICKSTREAM_RAW_PREFIX", "events"))
+
+
+def _choice(variable: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(variable, default).strip().upper()
+    if value not in allowed:
+        raise ValueError(f"{variable} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 def aws_names() -> dict[str, str]:
     """Names of the AWS resources, from the environment, with the defaults infra/clickstream.yaml uses."""
     env = os.environ.get
@@ -50,11 +65,14 @@ def aws_names() -> dict[str, str]:
         "athena_output": env("CLICKSTREAM_ATHENA_OUTPUT", f"s3://{processed}/_athena/"),
         "account_id": env("CLICKSTREAM_AWS_ACCOUNT_ID", env("AWS_ACCOUNT_ID", "")),
         "engine": env("CLICKSTREAM_ENGINE", "athena"),
+        "raw_prefix": raw_prefix(),
+        "raw_compression": _choice("CLICKSTREAM_RAW_COMPRESSION", ("UNCOMPRESSED", "GZIP"), "UNCOMPRESSED"),
     }
 
 
 def build_resources(profile: str | None = None, warehouse: Path | None = None) -> dict:
     """The resource set of a profile: the same keys on both, only the twins differ."""
+    from clickstream_assets.pages import load_page_config
     from clickstream_assets.settings import PipelineSettings
     from resources.catalog import GlueCatalog, LocalCatalog
     from resources.dashboards import LocalDashboards
@@ -73,7 +91,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
         storage = S3Storage(raw_bucket=names["raw_bucket"], processed_bucket=names["processed_bucket"],
-                            region=region, endpoint_url=endpoint)
+                            region=region, endpoint_url=endpoint, raw_prefix=names["raw_prefix"])
         catalog = GlueCatalog(database=names["database"], region=region, endpoint_url=endpoint)
         local_engine = DuckDBEngine(storage=storage, catalog=catalog)
         engine = local_engine if names["engine"] == "duckdb" else AthenaEngine(
@@ -85,21 +103,21 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
             "storage": storage,
             "catalog": catalog,
             "engine": engine,
-            "settings": PipelineSettings(),
+            "settings": PipelineSettings(**load_page_config()),
             "dashboards": QuickSightDashboards(account_id=names["account_id"], database=names["database"],
                                                workgroup=names["workgroup"], region=region, endpoint_url=endpoint),
             "metrics": CloudWatchMetrics(region=region, endpoint_url=endpoint),
             "delivery": FirehoseDelivery(stream_name=names["stream"], region=region, endpoint_url=endpoint),
         }
-    storage = LocalStorage(warehouse=str(warehouse))
+    storage = LocalStorage(warehouse=str(warehouse), raw_prefix=raw_prefix())
     catalog = LocalCatalog(warehouse=str(warehouse))
     return {
         "storage": storage,
         "catalog": catalog,
         "engine": DuckDBEngine(storage=storage, catalog=catalog),
-        "settings": PipelineSettings(),
+        "settings": PipelineSettings(**load_page_config()),
         "dashboards": LocalDashboards(warehouse=str(warehouse)),
         "metrics": LocalMetrics(warehouse=str(warehouse)),
-        "delivery": LocalDelivery(warehouse=str(warehouse), stream_name=os.environ.get("CLICKSTREAM_STREAM",
-                                                                                     "clickstream-events")),
+        "delivery": LocalDelivery(warehouse=str(warehouse), raw_prefix=storage.raw_prefix,
+                                  stream_name=os.environ.get("CLICKSTREAM_STREAM", "clickstream-events")),
     }

@@ -26,8 +26,9 @@ def _exists(error) -> bool:
 
 
 def policies(raw: str, processed: str, stream_arn: str, account: str, region: str, database: str,
-             workgroup: str) -> dict[str, dict]:
+             workgroup: str, raw_prefix: str = "events") -> dict[str, dict]:
     """Least-privilege inline policies: each role gets only the actions and resources it uses."""
+    raw_objects = f"arn:aws:s3:::{raw}/{raw_prefix}/*" if raw_prefix else f"arn:aws:s3:::{raw}/*"
     glue = [f"arn:aws:glue:{region}:{account}:catalog", f"arn:aws:glue:{region}:{account}:database/{database}",
             f"arn:aws:glue:{region}:{account}:table/{database}/*"]
     statement = lambda sid, actions, resources: {"Sid": sid, "Effect": "Allow", "Action": actions,  # noqa: E731
@@ -35,12 +36,12 @@ def policies(raw: str, processed: str, stream_arn: str, account: str, region: st
     return {
         "firehose": {"Version": "2012-10-17", "Statement": [
             statement("WriteRawEvents", ["s3:PutObject", "s3:AbortMultipartUpload"],
-                      [f"arn:aws:s3:::{raw}/events/*", f"arn:aws:s3:::{raw}/errors/*"]),
+                      [raw_objects, f"arn:aws:s3:::{raw}/errors/*"]),
             statement("LocateRawBucket", ["s3:GetBucketLocation", "s3:ListBucket"], [f"arn:aws:s3:::{raw}"]),
         ]},
         "pipeline": {"Version": "2012-10-17", "Statement": [
             statement("SendEvents", ["firehose:PutRecordBatch", "firehose:DescribeDeliveryStream"], [stream_arn]),
-            statement("ReadRaw", ["s3:GetObject"], [f"arn:aws:s3:::{raw}/events/*"]),
+            statement("ReadRaw", ["s3:GetObject"], [raw_objects]),
             statement("ListBuckets", ["s3:ListBucket", "s3:GetBucketLocation"],
                       [f"arn:aws:s3:::{raw}", f"arn:aws:s3:::{processed}"]),
             statement("WriteProcessed", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
@@ -161,12 +162,14 @@ def provision(names: dict, region: str, endpoint: str | None = None, log: Callab
                                                          "sts")}
     account = clients["sts"].get_caller_identity()["Account"]
     raw, processed = names["raw_bucket"], names["processed_bucket"]
+    raw_prefix = names.get("raw_prefix", "events")
+    firehose_prefix = f"{raw_prefix}/" if raw_prefix else ""
     # An emulator on plain HTTP would be locked out by the TLS-only policy (moto enforces it); real AWS gets it.
     tls_only = not (endpoint or "").startswith("http://")
     if not tls_only:
         log(f"{endpoint} speaks plain HTTP: the buckets' TLS-only policy is left out on this emulator")
     _bucket(clients["s3"], raw, region, [
-        {"ID": "raw-to-cheaper-storage", "Status": "Enabled", "Filter": {"Prefix": "events/"},
+        {"ID": "raw-to-cheaper-storage", "Status": "Enabled", "Filter": {"Prefix": firehose_prefix},
          "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 90, "StorageClass": "GLACIER_IR"}],
          "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}], tls_only)
     _bucket(clients["s3"], processed, region, [
@@ -176,7 +179,7 @@ def provision(names: dict, region: str, endpoint: str | None = None, log: Callab
          "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}], tls_only)
     log(f"buckets {raw}, {processed}: encrypted, private, TLS-only, lifecycle")
     stream_arn = f"arn:aws:firehose:{region}:{account}:deliverystream/{names['stream']}"
-    docs = policies(raw, processed, stream_arn, account, region, names["database"], names["workgroup"])
+    docs = policies(raw, processed, stream_arn, account, region, names["database"], names["workgroup"], raw_prefix)
     firehose_role = _role(clients["iam"], "clickstream-firehose", "firehose.amazonaws.com", docs["firehose"])
     _role(clients["iam"], "clickstream-pipeline", "ec2.amazonaws.com", docs["pipeline"])
     _role(clients["iam"], "clickstream-quicksight", "quicksight.amazonaws.com", docs["quicksight"])
@@ -185,16 +188,17 @@ def provision(names: dict, region: str, endpoint: str | None = None, log: Callab
         clients["firehose"].create_delivery_stream(
             DeliveryStreamName=names["stream"], DeliveryStreamType="DirectPut",
             ExtendedS3DestinationConfiguration={
-                "RoleARN": firehose_role, "BucketARN": f"arn:aws:s3:::{raw}", "Prefix": "events/",
+                "RoleARN": firehose_role, "BucketARN": f"arn:aws:s3:::{raw}", "Prefix": firehose_prefix,
                 "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
                 "BufferingHints": {"SizeInMBs": FIREHOSE_BUFFER_MB, "IntervalInSeconds": FIREHOSE_BUFFER_SECONDS},
-                "CompressionFormat": "UNCOMPRESSED",
+                # GZIP objects end in .gz; sealing and Athena read both (CLICKSTREAM_RAW_COMPRESSION=GZIP).
+                "CompressionFormat": names.get("raw_compression", "UNCOMPRESSED"),
                 "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
             })
     except ClientError as error:
         if not _exists(error):
             raise
-    log(f"Firehose stream {names['stream']} -> s3://{raw}/events/")
+    log(f"Firehose stream {names['stream']} -> s3://{raw}/{firehose_prefix}")
     try:
         clients["glue"].create_database(DatabaseInput={"Name": names["database"],
                                                        "Description": "Clickstream analytics tables"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -20,8 +21,32 @@ class ObjectInfo:
     size: int
 
 
+RAW_PREFIX_PATTERN = re.compile(r"^([A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*)?$")
+
+
+def check_raw_prefix(prefix: str) -> str:
+    """The folder Firehose writes under (``events``, or empty for Firehose's bare ``YYYY/MM/DD/HH/``)."""
+    prefix = prefix.strip("/")
+    if not RAW_PREFIX_PATTERN.match(prefix) or ".." in prefix:
+        raise ValueError(f"raw prefix {prefix!r} must be folder names of letters, digits, _ . = -, or empty")
+    return prefix
+
+
 class Storage(dg.ConfigurableResource, ABC):
     """Reads, lists and atomically writes objects in the raw and processed areas."""
+
+    # Where the delivery stream writes in the raw area: Firehose's S3 prefix without the YYYY/MM/DD/HH/ part.
+    raw_prefix: str = "events"
+
+    def raw_key(self, rest: str = "") -> str:
+        """A key under the raw prefix (``events/2026/11/02/``), or the prefix itself with ``rest`` empty."""
+        prefix = check_raw_prefix(self.raw_prefix)
+        return f"{prefix}/{rest}" if prefix else rest
+
+    def ddl_locations(self) -> dict[str, str]:
+        """What ``{raw}``, ``{raw_events}`` and ``{processed}`` in ``sql/ddl/`` stand for in this storage."""
+        return {"raw": self.uri("raw"), "processed": self.uri("processed"),
+                "raw_events": self.uri("raw", self.raw_key()).rstrip("/") + "/"}
 
     @abstractmethod
     def filesystem(self) -> pafs.FileSystem: ...
@@ -62,7 +87,8 @@ class Storage(dg.ConfigurableResource, ABC):
         return self.filesystem().get_file_info(self.path(area, key)).type == pafs.FileType.File
 
     def read_bytes(self, area: str, key: str) -> bytes:
-        with self.filesystem().open_input_stream(self.path(area, key)) as stream:
+        # compression=None: the bytes as stored; pyarrow would otherwise inflate .gz keys behind our back.
+        with self.filesystem().open_input_stream(self.path(area, key), compression=None) as stream:
             return stream.read()
 
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
@@ -86,7 +112,7 @@ class Storage(dg.ConfigurableResource, ABC):
                     handle.write(data)
             durable_replace(tmp, target)
             return
-        with fs.open_output_stream(target) as out:
+        with fs.open_output_stream(target, compression=None) as out:  # bytes as given, even for .gz keys
             if local_file is not None:
                 with open(local_file, "rb") as handle:
                     while chunk := handle.read(8 << 20):

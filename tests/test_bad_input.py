@@ -34,8 +34,16 @@ TIMESTAMPS = ["2026-11-02T12:29:58Z", "2026-11-02T12:29:58.1Z", "2026-11-02T12:2
               "2026-11-02 12:29:58Z", "2026-02-30T10:00:00Z", "2026-13-01T10:00:00Z", "2026-11-02T24:00:00Z",
               "2026-11-02T23:59:60Z", "0000-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2026-09-01T00:00:00Z",
               "2026-10-04T12:30:05Z", "2026-11-02T12:35:04Z", "2026-11-02T12:35:06Z", "2027-01-01T00:00:00Z",
-              "9999-12-31T23:59:59Z", "yesterday", "", "2026-11-02T12:29:58z", "  2026-11-02T12:29:58Z"]
+              "9999-12-31T23:59:59Z", "yesterday", "", "2026-11-02T12:29:58z", "  2026-11-02T12:29:58Z",
+              # Other trackers' habits: no zone (UTC), offsets, nanoseconds, and near misses of each.
+              "2026-11-02T12:29:58", "2026-11-02T12:29:58.421337", "2026-11-02T12:29:58.123456789Z",
+              "2026-11-02T18:59:58+06:30", "2026-11-02T02:29:58-10:00", "2026-11-03T02:29:58+14:00",
+              "2026-11-02T12:29:58+00:00", "2026-11-02T12:29:58.1234567891Z", "2026-11-02T12:29:58+0000",
+              "2026-11-02T12:29:58+24:00", "2026-11-02T12:29:58-00:60", "2026-11-02T12:29", "2026-11-02"]
 FIELDS = list(BASE)
+# The original project's shape: its 11 fields, no event_id or schema_version, pages named by kind.
+SEED = {k: v for k, v in BASE.items() if k not in ("event_id", "schema_version")} | {
+    "page": "product", "timestamp": "2026-11-02T12:29:58.101"}
 
 values = st.one_of(
     st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False, allow_infinity=False),
@@ -49,8 +57,24 @@ values = st.one_of(
 @st.composite
 def lines(draw) -> bytes:
     kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "timestamp", "drop", "bytes", "truncate", "nan",
-                                 "number"]))
+                                 "number", "seed", "seed"]))
     record = dict(BASE)
+    if kind == "seed":
+        record = dict(SEED)
+        change = draw(st.sampled_from(["none", "mutate", "timestamp", "drop", "add_version", "add_id"]))
+        if change == "mutate":
+            record[draw(st.sampled_from(list(SEED)))] = draw(values)
+        elif change == "timestamp":
+            record["timestamp"] = draw(st.sampled_from(TIMESTAMPS))
+        elif change == "drop":
+            del record[draw(st.sampled_from(list(SEED)))]
+        elif change == "add_version":
+            record["schema_version"] = draw(st.sampled_from([1, 2, None, "1"]))
+        elif change == "add_id":
+            record["event_id"] = draw(st.sampled_from([BASE["event_id"], None, "e-1", 7]))
+        if draw(st.booleans()):
+            items = list(record.items())
+            record = dict(draw(st.permutations(items)))
     if kind == "mutate":
         for _ in range(draw(st.integers(1, 3))):
             record[draw(st.sampled_from(FIELDS))] = draw(values)
@@ -78,13 +102,14 @@ def engine(tmp_path_factory):
     return build_resources("local", tmp_path_factory.mktemp("w"))["engine"]
 
 
-def classify_in_sql(engine, batch: list[bytes]) -> list[str | None]:
+def classify_in_sql(engine, batch: list[bytes]) -> list[tuple[str | None, str | None]]:
+    """(reason, event_id, UTC event time) of each line as the SQL stages it."""
     table, _ = split_lines(KEY, "2026-11-02-12", b"\n".join(batch) + b"\n")
     import pyarrow as pa
 
-    result, _ = engine.query("transform/stage_raw.sql", {"calendar_start": "2000-01-01"},
+    result, _ = engine.query("transform/stage_raw.sql", {"calendar_start": "2000-01-01", "max_event_age_days": 30},
                              inputs={"raw_lines": pa.Table.from_batches([table])})
-    by_line = {r["line_number"]: r["reason"] for r in result.to_pylist()}
+    by_line = {r["line_number"]: (r["reason"], r["event_id"], r["event_ts"]) for r in result.to_pylist()}
     return [by_line[i + 1] for i in range(len(batch))]
 
 
@@ -92,7 +117,8 @@ def classify_in_sql(engine, batch: list[bytes]) -> list[str | None]:
                                                                  HealthCheck.too_slow])
 @given(batch=st.lists(lines(), min_size=1, max_size=40))
 def test_sql_and_the_reference_give_every_line_the_same_verdict(engine, batch):
-    expected = [classify_line(line, ARRIVAL.replace(tzinfo=timezone.utc)).reason for line in batch]
+    verdicts = [classify_line(line, ARRIVAL.replace(tzinfo=timezone.utc)) for line in batch]
+    expected = [(v.reason, v.event_id, v.event_time and v.event_time.replace(tzinfo=None)) for v in verdicts]
     got = classify_in_sql(engine, batch)
     assert got == expected, [(line, e, g) for line, e, g in zip(batch, expected, got) if e != g][:3]
 
@@ -100,7 +126,7 @@ def test_sql_and_the_reference_give_every_line_the_same_verdict(engine, batch):
 def test_a_line_over_a_megabyte_is_classified_not_crashed(engine):
     big = json.dumps({**BASE, "location": "x" * 1_200_000}).encode()
     truncated = big[: 1_100_000]
-    assert classify_in_sql(engine, [big, truncated]) == [None, "malformed_json"]
+    assert [reason for reason, _, _ in classify_in_sql(engine, [big, truncated])] == [None, "malformed_json"]
 
 
 def test_nasty_input_through_the_whole_pipeline_is_quarantined_or_kept_literally(tmp_path):

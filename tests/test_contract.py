@@ -70,7 +70,11 @@ def test_lines_that_are_not_json_objects_are_malformed(line, reason):
         ({"user_type": "vip"}, "bad_value"),
         ({"schema_version": 2}, "bad_value"),
         ({"event_id": "not-a-uuid"}, "bad_value"),
-        ({"timestamp": "2026-11-01T11:59:58+02:00"}, "bad_timestamp"),
+        ({"timestamp": "2026-11-01T11:59:58+24:00"}, "bad_timestamp"),
+        ({"timestamp": "2026-11-01T11:59:58.1234567890Z"}, "bad_timestamp"),  # 10 fractional digits
+        ({"timestamp": "2026-11-01T11:59:58+0200"}, "bad_timestamp"),
+        ({"event_id": KeyError}, "missing_field"),  # a versioned event must carry its id
+        ({"event_id": None}, "missing_field"),
         ({"timestamp": "2026-11-01 11:59:58"}, "bad_timestamp"),
         ({"timestamp": "2026-02-30T10:00:00Z"}, "bad_timestamp"),
         ({"timestamp": "2026-09-01T10:00:00Z"}, "bad_timestamp"),  # older than 30 days at arrival
@@ -85,6 +89,45 @@ def test_each_problem_gets_its_reason(changes, reason):
 def test_optional_fields_may_be_null_or_absent_and_clock_skew_is_tolerated():
     assert verdict(product_id=None, referrer_url=KeyError) is None
     assert verdict(timestamp=(ARRIVAL + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ")) is None
+
+
+@pytest.mark.parametrize(
+    "text, utc",
+    [
+        ("2026-11-01T11:59:58Z", datetime(2026, 11, 1, 11, 59, 58)),
+        ("2026-11-01T11:59:58", datetime(2026, 11, 1, 11, 59, 58)),  # no zone: taken as UTC
+        ("2026-11-01T13:59:58+02:00", datetime(2026, 11, 1, 11, 59, 58)),
+        ("2026-11-01T06:29:58.5-05:30", datetime(2026, 11, 1, 11, 59, 58, 500000)),
+        ("2026-11-01T11:59:58.123456789+00:00", datetime(2026, 11, 1, 11, 59, 58, 123456)),  # cut, not rounded
+        ("2026-11-02T01:59:58+14:00", datetime(2026, 11, 1, 11, 59, 58)),  # another day locally
+    ],
+)
+def test_timestamps_with_offsets_or_no_zone_are_read_as_utc(text, utc):
+    result = classify_line(json.dumps({**GOOD, "timestamp": text}), ARRIVAL)
+    assert result.valid and result.event_time == utc.replace(tzinfo=timezone.utc)
+
+
+SEED = {  # the original project's 11 fields: no event_id, no schema_version, datetime.isoformat() timestamps
+    "user_id": "user_17", "session_id": "sess_3", "event_type": "view", "page": "product", "product_id": "prod_9",
+    "timestamp": "2026-11-01T11:58:00.421337", "device_type": "mobile", "referrer_url": "https://google.com",
+    "location": "USA", "browser": "Chrome", "user_type": "new",
+}
+
+
+def test_an_event_in_the_original_shape_is_valid_with_an_id_made_from_its_content():
+    first = classify_line(json.dumps(SEED), ARRIVAL)
+    again = classify_line(json.dumps(dict(reversed(list(SEED.items())))), ARRIVAL)  # same event, other key order
+    other = classify_line(json.dumps({**SEED, "page": "checkout"}), ARRIVAL)
+    assert first.valid and first.event_time == datetime(2026, 11, 1, 11, 58, 0, 421337, tzinfo=timezone.utc)
+    assert first.event_id == again.event_id != other.event_id
+    assert len(first.event_id) == 36 and first.event_id.count("-") == 4
+
+
+def test_an_original_shape_event_keeps_its_own_id_if_it_sends_one_and_still_meets_the_rules():
+    assert classify_line(json.dumps({**SEED, "event_id": GOOD["event_id"]}), ARRIVAL).event_id == GOOD["event_id"]
+    assert classify_line(json.dumps({**SEED, "device_type": "fridge"}), ARRIVAL).reason == "bad_value"
+    assert classify_line(json.dumps({**SEED, "event_type": "scroll"}), ARRIVAL).reason == "unknown_event_type"
+    assert classify_line(json.dumps({**SEED, "event_id": "e-1"}), ARRIVAL).reason == "bad_value"
 
 
 def test_the_first_problem_in_contract_order_wins():

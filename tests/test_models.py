@@ -12,7 +12,9 @@ import pytest
 
 from clickstream_assets.models import MODELS
 from clickstream_assets.producer.simulator import Mess
+from clickstream_assets.settings import PipelineSettings
 from tests.pipeline import Pipeline
+from tests.recompute import python_sessions
 
 START = date(2026, 11, 2)
 DAYS = ["2026-11-02", "2026-11-03"]
@@ -37,30 +39,6 @@ def built(tmp_path_factory):
 
 def table(pipeline, name, days=DAYS):
     return [dict(r, dt=d) for d in days for r in pq.read_table(pipeline.parquet(name, d)).to_pylist()]
-
-
-def python_sessions(events):
-    """The definitions of the README, in plain Python."""
-    by_session = defaultdict(list)
-    for e in events:
-        by_session[e["session_id"]].append(e)
-    out = {}
-    for sid, evs in by_session.items():
-        evs.sort(key=lambda e: (e["event_ts"], e["event_id"]))
-        views = sum(e["event_type"] == "view" for e in evs)
-        duration = (evs[-1]["event_ts"] - evs[0]["event_ts"]).total_seconds()
-        purchased = any(e["event_type"] == "purchase" for e in evs)
-        t = [None] * 4
-        t[0] = next((e["event_ts"] for e in evs if e["event_type"] == "view" and e["page"].startswith("/product/")), None)
-        preds = [lambda e: e["event_type"] == "add_to_cart", lambda e: e["page"] == "/checkout",
-                 lambda e: e["event_type"] == "purchase"]
-        for k, pred in enumerate(preds, start=1):
-            if t[k - 1] is not None:
-                t[k] = next((e["event_ts"] for e in evs if pred(e) and e["event_ts"] >= t[k - 1]), None)
-        out[sid] = {"dt": evs[0]["event_ts"].date().isoformat(), "events": len(evs), "page_views": views,
-                    "bounced": views == 1, "engaged": views >= 2 or int(duration) >= 10 or purchased,
-                    "steps": t, "device_type": evs[0]["device_type"], "user_id": evs[0]["user_id"]}
-    return out
 
 
 def test_sessions_equal_a_python_sessionization(built):
@@ -147,8 +125,8 @@ def event(session, seconds, event_type="view", page="/", product=None, referrer=
 
 
 def run_sessions(engine, events):
-    result, _ = engine.query("models/sessions.sql", {"first_day": "2026-11-02", "last_day": "2026-11-02"},
-                             inputs={"events": pa.Table.from_pylist(events)})
+    params = {"first_day": "2026-11-02", "last_day": "2026-11-02", **PipelineSettings().page_params()}
+    result, _ = engine.query("models/sessions.sql", params, inputs={"events": pa.Table.from_pylist(events)})
     return {r["session_id"]: r for r in result.to_pylist()}
 
 

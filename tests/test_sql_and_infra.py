@@ -16,7 +16,7 @@ from resources.catalog import SQL_ROOT, load_ddl
 
 SQL_FILES = sorted(str(p.relative_to(SQL_ROOT)) for p in SQL_ROOT.rglob("*.sql"))
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "clickstream.yaml"
-LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed"}
+LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed", "raw_events": "s3://raw/events/"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -39,6 +39,7 @@ def test_every_sql_file_is_athena_sql_that_transpiles_to_duckdb(sql_file):
 def test_every_query_renders_for_athena_and_athena_accepts_it(sql_file, moto):
     import boto3
 
+    from clickstream_assets.settings import PipelineSettings
     from resources.athena import AthenaEngine
     from resources.catalog import GlueCatalog
     from resources.engine import DuckDBEngine
@@ -49,7 +50,7 @@ def test_every_query_renders_for_athena_and_athena_accepts_it(sql_file, moto):
     engine = AthenaEngine(storage=storage, catalog=catalog, local=DuckDBEngine(storage=storage, catalog=catalog),
                           database="db", workgroup="primary", output_location="s3://out/", endpoint_url=moto)
     params = {"first_day": "2026-11-02", "last_day": "2026-11-03", "calendar_start": "2026-11-01",
-              "late_arrival_hours": 6, "gap_minutes": 30}
+              "late_arrival_hours": 6, "gap_minutes": 30, "max_event_age_days": 30, **PipelineSettings().page_params()}
     text = (SQL_ROOT / sql_file).read_text()
     needed = {k: v for k, v in params.items() if f":{k}" in text}
     rendered = engine.render(sql_file, needed)

@@ -10,7 +10,7 @@ SELECT
     count_if(user_type NOT IN ('new', 'returning') OR user_type IS NULL) AS bad_user_type,
     count_if(user_id IS NULL OR session_id IS NULL OR page IS NULL OR browser IS NULL OR location IS NULL)
         AS null_required,
-    count_if(schema_version <> 1) AS bad_schema_version,
+    count_if(schema_version NOT IN (0, 1) OR schema_version IS NULL) AS bad_schema_version,
     count(*) - count(DISTINCT event_id) AS duplicate_event_ids
 FROM events
 WHERE dt BETWEEN date(:first_day) AND date(:last_day)

@@ -20,4 +20,4 @@ PARTITIONED BY (arrival_hour STRING)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
 STORED AS TEXTFILE
-LOCATION '{raw}/events/'
+LOCATION '{raw_events}'

@@ -10,6 +10,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS sessions (
     events BIGINT,
     landing_page STRING,
     exit_page STRING,
+    landing_page_class STRING,
+    exit_page_class STRING,
     device_type STRING,
     browser STRING,
     location STRING,

@@ -1,15 +1,37 @@
 -- One row per session whose first event falls on a day of [:first_day, :last_day] (UTC).
 -- A session is keyed by the session_id the tracker sent (trackers start a new one after 30 idle minutes).
 -- Sessions may run past midnight, so the day after the range is read too.
--- The funnel is closed and ordered: the first product-page view, then the first add_to_cart at or after it, the
--- first checkout-page event at or after that, the first purchase at or after that.
+-- Pages are classed by the shop's patterns (:<class>_page_pattern, first match wins, else 'other'; see
+-- clickstream_assets/pages.py). The funnel is closed and ordered: the first event matching the product_view step,
+-- then the first add_to_cart step at or after it, the first checkout step at or after that, the first purchase
+-- step at or after that; each step is a pattern over '<event_type>:<page_class>' (:<step>_step_pattern).
 -- Channel rules, first match wins: no referrer -> direct; an email link (utm_medium=email, a mail. host) -> email;
 -- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
 -- a social network -> social; any other site -> referral.
-WITH session_events AS (
-    SELECT *
+WITH window_events AS (
+    SELECT
+        *,
+        CASE
+            WHEN regexp_like(page, :confirmation_page_pattern) THEN 'confirmation'
+            WHEN regexp_like(page, :checkout_page_pattern) THEN 'checkout'
+            WHEN regexp_like(page, :cart_page_pattern) THEN 'cart'
+            WHEN regexp_like(page, :product_page_pattern) THEN 'product'
+            WHEN regexp_like(page, :category_page_pattern) THEN 'category'
+            WHEN regexp_like(page, :search_page_pattern) THEN 'search'
+            WHEN regexp_like(page, :home_page_pattern) THEN 'home'
+            ELSE 'other'
+        END AS page_class
     FROM events
     WHERE dt BETWEEN date(:first_day) AND date_add('day', 1, date(:last_day))
+),
+session_events AS (
+    SELECT
+        *,
+        regexp_like(event_type || ':' || page_class, :product_view_step_pattern) AS is_product_view,
+        regexp_like(event_type || ':' || page_class, :add_to_cart_step_pattern) AS is_add_to_cart,
+        regexp_like(event_type || ':' || page_class, :checkout_step_pattern) AS is_checkout,
+        regexp_like(event_type || ':' || page_class, :purchase_step_pattern) AS is_purchase
+    FROM window_events
 ),
 base AS (
     SELECT
@@ -21,14 +43,16 @@ base AS (
         count(*) AS events,
         min_by(page, event_ts) AS landing_page,
         max_by(page, event_ts) AS exit_page,
+        min_by(page_class, event_ts) AS landing_page_class,
+        max_by(page_class, event_ts) AS exit_page_class,
         min(device_type) AS device_type,
         min(browser) AS browser,
         min(location) AS location,
         min(referrer_url) AS referrer_url,
         min(user_type) AS user_type,
-        count_if(event_type = 'view' AND page LIKE '/product/%') AS product_views,
-        count_if(event_type = 'add_to_cart') AS add_to_carts,
-        count_if(event_type = 'purchase') AS purchases
+        count_if(is_product_view) AS product_views,
+        count_if(is_add_to_cart) AS add_to_carts,
+        count_if(is_purchase) AS purchases
     FROM session_events
     GROUP BY session_id
     HAVING date(min(event_ts)) BETWEEN date(:first_day) AND date(:last_day)
@@ -36,28 +60,28 @@ base AS (
 step1 AS (
     SELECT session_id, min(event_ts) AS product_view_at
     FROM session_events
-    WHERE event_type = 'view' AND page LIKE '/product/%'
+    WHERE is_product_view
     GROUP BY session_id
 ),
 step2 AS (
     SELECT e.session_id, min(e.event_ts) AS add_to_cart_at
     FROM session_events AS e
     JOIN step1 AS s ON e.session_id = s.session_id
-    WHERE e.event_type = 'add_to_cart' AND e.event_ts >= s.product_view_at
+    WHERE e.is_add_to_cart AND e.event_ts >= s.product_view_at
     GROUP BY e.session_id
 ),
 step3 AS (
     SELECT e.session_id, min(e.event_ts) AS checkout_at
     FROM session_events AS e
     JOIN step2 AS s ON e.session_id = s.session_id
-    WHERE e.page = '/checkout' AND e.event_ts >= s.add_to_cart_at
+    WHERE e.is_checkout AND e.event_ts >= s.add_to_cart_at
     GROUP BY e.session_id
 ),
 step4 AS (
     SELECT e.session_id, min(e.event_ts) AS purchase_at
     FROM session_events AS e
     JOIN step3 AS s ON e.session_id = s.session_id
-    WHERE e.event_type = 'purchase' AND e.event_ts >= s.checkout_at
+    WHERE e.is_purchase AND e.event_ts >= s.checkout_at
     GROUP BY e.session_id
 ),
 hosts AS (
@@ -76,6 +100,8 @@ SELECT
     h.events,
     h.landing_page,
     h.exit_page,
+    h.landing_page_class,
+    h.exit_page_class,
     h.device_type,
     h.browser,
     h.location,

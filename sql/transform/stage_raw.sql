@@ -4,7 +4,11 @@
 -- Output: one row per line, typed when valid, with its reason code when not (contract.py holds the same rules,
 -- in the same order; a test keeps the two in step). route_dt is the day that will take the line: the event's
 -- UTC date when valid, else the arrival date, so nothing waits for a day that will never be built.
--- Parameters: :calendar_start, the first day of the partition calendar (YYYY-MM-DD).
+-- Events without schema_version are the original project's shape (its 11 fields): version 0, and an event_id
+-- derived from the content (the MD5 of the 11 fields joined by U+001F, shaped like a UUID), so a redelivered
+-- record still dedupes.
+-- Parameters: :calendar_start, the first day of the partition calendar (YYYY-MM-DD); :max_event_age_days, the
+-- live-stream guard: an event older than this at its arrival is quarantined.
 WITH parsed AS (
     SELECT
         source_object,
@@ -92,9 +96,10 @@ fields AS (
 timed AS (
     SELECT
         *,
+        -- Z, an offset (converted to UTC) or no zone (UTC); fractions past the microsecond are cut.
         CASE
-            WHEN regexp_like(ts_text, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$')
-                THEN CAST(try(from_iso8601_timestamp(ts_text)) AS TIMESTAMP)
+            WHEN regexp_like(ts_text, '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$')
+                THEN CAST(try(from_iso8601_timestamp(ts_text)) AT TIME ZONE 'UTC' AS TIMESTAMP)
         END AS event_ts
     FROM fields
 ),
@@ -104,30 +109,37 @@ classified AS (
         CASE
             WHEN NOT is_object THEN 'malformed_json'
             -- A line of the canonical shape has every field, each of the right type.
+            -- event_id may be absent only where schema_version is: that is the original shape.
             WHEN NOT canonical AND (
-                event_id_t IS NULL OR schema_version_t IS NULL OR timestamp_t IS NULL OR event_type_t IS NULL
+                (event_id_t IS NULL AND schema_version_t IS NOT NULL) OR timestamp_t IS NULL OR event_type_t IS NULL
                 OR page_t IS NULL OR user_id_t IS NULL OR session_id_t IS NULL OR device_type_t IS NULL
                 OR browser_t IS NULL OR location_t IS NULL OR user_type_t IS NULL
             ) THEN 'missing_field'
             WHEN NOT canonical AND (
-                event_id_t <> '"' OR timestamp_t <> '"' OR event_type_t <> '"' OR page_t <> '"'
+                coalesce(event_id_t, '"') <> '"' OR timestamp_t <> '"' OR event_type_t <> '"' OR page_t <> '"'
                 OR user_id_t <> '"' OR session_id_t <> '"' OR device_type_t <> '"' OR browser_t <> '"'
                 OR location_t <> '"' OR user_type_t <> '"'
                 OR coalesce(product_id_t, '"') <> '"' OR coalesce(referrer_url_t, '"') <> '"'
-                OR NOT regexp_like(schema_version_t, '^[-0-9]')
+                OR NOT regexp_like(coalesce(schema_version_t, '0'), '^[-0-9]')
             ) THEN 'bad_type'
             WHEN event_type NOT IN ('view', 'click', 'add_to_cart', 'purchase') THEN 'unknown_event_type'
             WHEN device_type NOT IN ('mobile', 'desktop', 'tablet')
                 OR user_type NOT IN ('new', 'returning')
-                OR coalesce(schema_version, 0) <> 1
-                OR NOT regexp_like(event_id, '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                OR (schema_version_t IS NOT NULL AND coalesce(schema_version, 0) <> 1)
+                OR NOT regexp_like(coalesce(event_id, '00000000-0000-0000-0000-000000000000'), '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                 THEN 'bad_value'
             WHEN event_ts IS NULL
-                OR event_ts < date_add('day', -30, arrival_ts)
+                OR event_ts < date_add('day', -CAST(:max_event_age_days AS INTEGER), arrival_ts)
                 OR date(event_ts) < date(:calendar_start)
                 THEN 'bad_timestamp'
             WHEN event_ts > date_add('minute', 5, arrival_ts) THEN 'future_timestamp'
-        END AS reason
+        END AS reason,
+        -- Only events sent without an id need one made: the hash is not computed for the rest.
+        CASE WHEN event_id IS NULL THEN lower(to_hex(md5(to_utf8(concat_ws(chr(31),
+            coalesce(ts_text, ''), coalesce(event_type, ''), coalesce(page, ''), coalesce(product_id, ''),
+            coalesce(user_id, ''), coalesce(session_id, ''), coalesce(device_type, ''), coalesce(browser, ''),
+            coalesce(location, ''), coalesce(referrer_url, ''), coalesce(user_type, '')
+        ))))) END AS content_hash
     FROM timed
 )
 SELECT
@@ -137,8 +149,11 @@ SELECT
     arrival_ts,
     reason,
     CASE WHEN reason IS NULL THEN date(event_ts) ELSE date(arrival_ts) END AS route_dt,
-    CASE WHEN reason IS NULL THEN event_id END AS event_id,
-    CASE WHEN reason IS NULL THEN CAST(schema_version AS INTEGER) END AS schema_version,
+    CASE WHEN reason IS NULL THEN coalesce(event_id, concat(
+        substr(content_hash, 1, 8), '-', substr(content_hash, 9, 4), '-', substr(content_hash, 13, 4), '-',
+        substr(content_hash, 17, 4), '-', substr(content_hash, 21, 12)
+    )) END AS event_id,
+    CASE WHEN reason IS NULL THEN coalesce(CAST(schema_version AS INTEGER), 0) END AS schema_version,
     CASE WHEN reason IS NULL THEN event_ts END AS event_ts,
     CASE WHEN reason IS NULL THEN event_type END AS event_type,
     CASE WHEN reason IS NULL THEN page END AS page,
