@@ -148,8 +148,10 @@ def test_every_dagster_task_gets_every_variable_the_instance_and_workspace_read(
     assert {"DAGSTER_PG_PASSWORD", "DAGSTER_RUN_TASK_DEFINITION", "DAGSTER_CODE_HOST"} <= wanted
     definitions = [r for r in stack().values() if r["Type"] == "AWS::ECS::TaskDefinition"]
     assert len(definitions) == 4  # webserver, daemon, code location, runs
+    pipeline_env = []
     for definition in definitions:
         container = definition["Properties"]["ContainerDefinitions"][0]
+        pipeline_env.append({e["Name"]: e["Value"] for e in container["Environment"] if e["Name"].startswith("CLICKSTREAM_")})
         given = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in container.get("Secrets", [])}
         assert wanted <= given, (definition["Properties"]["Family"], wanted - given)
         # The password comes from Secrets Manager, never as a plain value.
@@ -157,6 +159,10 @@ def test_every_dagster_task_gets_every_variable_the_instance_and_workspace_read(
         assert definition["Properties"]["RuntimePlatform"]["CpuArchitecture"] == {"Ref": "CpuArchitecture"}
         image = container["Image"]["Sub"]
         assert image.endswith("${RepositoryName}:${ImageTag}")  # one image for all four
+    # The code location (sensors) and the runs must see the same buckets, prefix and partition calendar.
+    assert all(env == pipeline_env[0] for env in pipeline_env)
+    assert {"CLICKSTREAM_PROFILE", "CLICKSTREAM_RAW_BUCKET", "CLICKSTREAM_RAW_PREFIX", "CLICKSTREAM_START_DATE"} <= set(
+        pipeline_env[0])
 
 
 def test_the_stack_grants_least_privilege_and_keeps_the_database_and_ui_private():
