@@ -65,6 +65,20 @@ def raw_objects(storage: Storage) -> list[ObjectInfo]:
     return [o for o in storage.list("raw", storage.raw_key()) if arrival_hour_of(storage, o.key)]
 
 
+def list_hours(storage: Storage, hours: list[str]) -> dict[str, list[ObjectInfo]]:
+    """The objects of each hour, listing each day's folder once: on S3 a listing is a request, and a half-year
+    backfill would otherwise make one per hour (4,344) where 181 do."""
+    wanted = {check_partition_value(h) for h in hours}
+    listing: dict[str, list[ObjectInfo]] = {h: [] for h in hours}
+    for day in sorted({h[:10] for h in wanted}):
+        y, m, d = day.split("-")
+        for info in storage.list("raw", storage.raw_key(f"{y}/{m}/{d}/")):
+            hour = arrival_hour_of(storage, info.key)
+            if hour in wanted:
+                listing[hour].append(info)
+    return listing
+
+
 def object_bytes(storage: Storage, key: str) -> bytes:
     """An object's lines as delivered: GZIP objects (Firehose's ``CompressionFormat: GZIP``) are inflated.
     A ``.gz`` object that is not gzip, or is cut short, raises: an unreadable object fails the seal loudly
@@ -216,7 +230,7 @@ def seal_hours(
 ) -> SealResult:
     """Seal each arrival hour: stage its lines (replacing any earlier staging whole) and write its manifest."""
     stage_params = {"calendar_start": calendar_start, "max_event_age_days": max_event_age_days}
-    listing = {h: storage.list("raw", hour_prefix(storage, h)) for h in hours}
+    listing = list_hours(storage, hours)
     chunks = list(_chunks(listing))
     result = SealResult([], QueryStats(engine=""), 0)
     # Read and split the next chunk while the engine classifies this one: the engine releases the GIL, so the

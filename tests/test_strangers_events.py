@@ -130,7 +130,7 @@ def test_gzip_objects_under_firehoses_bare_prefix_are_read_like_any_other(tmp_pa
     pipeline = Pipeline(tmp_path / "w")
     sent = stranger_events(DAY, 1, 120, seed=5, redelivery_rate=0)
     by_hour: dict[str, list[bytes]] = {}
-    for record, line in zip(sent.records, sent.lines):
+    for line in sent.lines:
         hour = classify_line(line, datetime(2026, 11, 4, tzinfo=timezone.utc)).event_time
         by_hour.setdefault(f"{hour:%Y/%m/%d/%H}", []).append(line)
     raw = pipeline.warehouse / "raw"
@@ -214,3 +214,19 @@ def test_six_months_of_history_in_two_commands(tmp_path):
     assert dict(funnel) == funnel_totals(expected.values())
     print(f"six months: {len(sent.lines):,} lines, {len(sent.records):,} events, {sent.redelivered:,} redelivered, "
           f"{len(sessions):,} sessions, funnel {dict(funnel)}")
+
+
+def test_ingest_via_the_stream_delivers_lines_as_live_data_arriving_now(tmp_path):
+    from clickstream_assets.cli import main
+    from tests.support import arrival_of, raw_lines
+
+    sent = stranger_events(DAY, 1, 20, seed=9, redelivery_rate=0)
+    source = tmp_path / "tail.jsonl"
+    source.write_bytes(b"\n".join(sent.lines) + b"\n")
+    before = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+    assert main(["ingest", str(source), "--via-stream", "--warehouse", str(tmp_path / "w"), "--json"]) == 0
+
+    landed = raw_lines(tmp_path / "w")
+    assert sorted(line for _, line in landed) == sorted(sent.lines)
+    assert all(arrival_of(str(path)) >= before for path, _ in landed)  # arrival is now, not the events' time

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from clickstream_assets.contract import FIELDS, format_timestamp, parse_timestamp
+from clickstream_assets.contract import REQUIRED_FIELDS, format_timestamp, parse_timestamp
 from clickstream_assets.producer.simulator import DAY_MS, MAX_SESSION_MS, Behaviour, Mess, Simulator
 from resources.pricing import firehose_cost
 from resources.sinks import DeliveryError, Sink
@@ -191,7 +191,8 @@ def corrupt(line: str, kind: str, rng) -> str:
         return line[: rng.randrange(5, len(line) - 2)]
     record = json.loads(line)
     if kind == "missing_field":
-        del record[rng.choice([f for f in FIELDS if f not in ("product_id", "referrer_url")])]
+        # Only fields every shape needs: without schema_version an event is the original shape, which is valid.
+        del record[rng.choice(REQUIRED_FIELDS)]
     elif kind == "bad_type":
         name, value = rng.choice(
             [("schema_version", "1"), ("schema_version", True), ("page", 404), ("user_id", ["x"]),
@@ -203,7 +204,7 @@ def corrupt(line: str, kind: str, rng) -> str:
     elif kind == "bad_timestamp":
         ts = record["timestamp"]
         record["timestamp"] = rng.choice(
-            [ts.replace("Z", "+02:00"), ts[:10] + " " + ts[11:19], "2026-02-30T10:00:00Z", "yesterday"]
+            [ts.replace("Z", "+0200"), ts[:10] + " " + ts[11:19], "2026-02-30T10:00:00Z", "yesterday"]
         )
     return json.dumps(record, separators=(",", ":"))
 
