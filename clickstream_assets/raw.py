@@ -21,6 +21,8 @@ OBSERVED_HOURS = 48
     partitions_def=hourly_arrival,
     backfill_policy=dg.BackfillPolicy.single_run(),
     freshness_policy=policy("raw", "events"),
+    # Two runs sealing the same hour would race on its manifest; deploy/dagster.yaml gives this pool one slot.
+    pool="sealing",
 )
 def raw_events(
     context: dg.AssetExecutionContext,

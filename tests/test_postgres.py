@@ -1,0 +1,178 @@
+"""Production's Dagster instance, for real: deploy/dagster.yaml as the image ships it, on a real PostgreSQL server,
+runs a backfill, the arrival sensor's ticks and automation, and ends with exactly what SQLite storage gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import pytest
+
+from clickstream_assets.ledger import read_ledgers, read_manifests
+from tests.pipeline import Pipeline
+from tests.postgres import find_postgres, postgres_server
+from tests.test_automation import dashboard_sessions, parquet_rows, run_automation, run_sensor
+from tests.test_deploy import WORKSPACE, code_location_server
+from tests.test_operations import land
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = date(2026, 11, 5)
+DAYS = ["2026-11-05", "2026-11-06"]
+AFTER_BOTH_DAYS = datetime(2026, 11, 7, 6, tzinfo=timezone.utc)
+WATCHED = [["raw", "events"], ["processed", "events"], ["processed", "sessions"], ["quicksight", "dashboard"]]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    bin_dir, why = find_postgres()
+    if bin_dir is None:
+        pytest.skip(why)
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def production_instance(postgres, moto, monkeypatch, tmp_path):
+    """deploy/dagster.yaml, unchanged, with the variables the ECS task definitions set pointed at the test Postgres
+    (a fresh database) and at moto for the run task definition and the compute-log bucket."""
+    ecs = boto3.client("ecs", endpoint_url=moto)
+    task = ecs.register_task_definition(family="clickstream-dagster-run", containerDefinitions=[
+        {"name": "run", "image": "clickstream:test", "essential": True, "memory": 2048}])["taskDefinition"]
+    boto3.client("s3", endpoint_url=moto).create_bucket(Bucket="dagster-logs")
+    database = postgres.create_database(f"dagster_{tmp_path.name[-24:].lower().replace('-', '_')}")
+    for name, value in {**postgres.env(database), "AWS_ENDPOINT_URL": moto, "DAGSTER_COMPUTE_LOG_BUCKET": "dagster-logs",
+                        "DAGSTER_RUN_TASK_DEFINITION": task["taskDefinitionArn"]}.items():
+        monkeypatch.setenv(name, value)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(home))
+    yield instance
+    instance.dispose()
+
+
+def pipeline_story(instance: dg.DagsterInstance, warehouse: Path) -> dict:
+    """A backfill of the first day, the arrival sensor's ticks for the rest, automation for everything after:
+    the figures a user would look at, from the Parquet, the ledger, the dashboard and the instance's storage."""
+    pipeline = Pipeline(warehouse, instance)
+    sent = pipeline.produce(DAY, 2, 900, seed=5)
+    waiting, auto_cursor = run_automation(pipeline)  # nothing built yet: automation waits, and starts its cursor
+    backfill = [pipeline.seal_hours(datetime(2026, 11, 5, 0), datetime(2026, 11, 5, 23)), pipeline.build(DAYS[0])]
+    assert all(step.success for step in backfill), [step.error for step in backfill]
+    sealed, cursor = run_sensor(pipeline, AFTER_BOTH_DAYS, None)
+    built, cursor = run_sensor(pipeline, AFTER_BOTH_DAYS, cursor)
+    launched, _ = run_automation(pipeline, auto_cursor)
+    ledgers = read_ledgers(pipeline.resources["storage"])
+    runs = instance.get_runs()
+    return {
+        "produced": sent.produced,
+        "automation_before_data": waiting,
+        "sensor_requests": sorted(key.split(":")[0] + ":" + key.split(":")[1] for key in sealed + built),
+        "automation_launched": sorted(launched),
+        "events_rows": {day: parquet_rows(pipeline, "events", day) for day in DAYS},
+        "sessions_rows": {day: parquet_rows(pipeline, "sessions", day) for day in DAYS},
+        "events_digest": {day: pipeline.digest("events", day) for day in DAYS},
+        "ledger": {day: (d.taken, d.clean, d.duplicates, d.quarantined) for day, d in sorted(ledgers.items())},
+        "dashboard_sessions": dashboard_sessions(pipeline),
+        # What the instance's own storage says: runs, materialized partitions, check results.
+        "runs": (len(runs), sorted({r.status.value for r in runs})),
+        "materialized": {"/".join(k): sorted(instance.get_materialized_partitions(dg.AssetKey(k)))
+                         if k[0] != "quicksight" else
+                         instance.get_latest_materialization_event(dg.AssetKey(k)) is not None for k in WATCHED},
+    }
+
+
+def test_the_pipeline_on_postgres_storage_ends_exactly_as_on_sqlite(production_instance, tmp_path):
+    storage = production_instance.run_storage
+    assert type(storage).__name__ == "PostgresRunStorage"
+    assert type(production_instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert type(production_instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    # The rest of the production file loads too: the ECS launcher found its run task definition, logs go to S3.
+    assert production_instance.run_launcher.task_definition.endswith("task-definition/clickstream-dagster-run:1")
+    assert type(production_instance.compute_log_manager).__name__ == "S3ComputeLogManager"
+
+    on_postgres = pipeline_story(production_instance, tmp_path / "pg")
+    with dg.instance_for_test() as sqlite_instance:
+        assert type(sqlite_instance.run_storage).__name__ == "SqliteRunStorage"
+        on_sqlite = pipeline_story(sqlite_instance, tmp_path / "sqlite")
+
+    assert on_postgres == on_sqlite
+    # ... and that shared answer is a real one, not two empty ones.
+    assert on_postgres["produced"] == sum(on_postgres["events_rows"].values()) > 1_500
+    assert all(n > 0 for n in on_postgres["sessions_rows"].values())
+    assert on_postgres["dashboard_sessions"] == sum(on_postgres["sessions_rows"].values())
+    assert {"seal:2026-11-06-00", "new:2026-11-06"} <= set(on_postgres["sensor_requests"])
+    assert on_postgres["automation_before_data"] == []
+    assert "processed/sessions[2026-11-05,2026-11-06]" in on_postgres["automation_launched"]
+    assert on_postgres["runs"][1] == ["SUCCESS"]
+    assert on_postgres["materialized"]["processed/events"] == DAYS
+
+
+def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(production_instance, tmp_path):
+    pipeline = Pipeline(tmp_path / "w", production_instance)
+    pipeline.produce(DAY, 1, 300, seed=9)
+    events = production_instance.event_log_storage
+    # Another run (in another Fargate task, say) is sealing: it holds the pool's one slot.
+    events.initialize_concurrency_limit_to_default("sealing")
+    assert events.claim_concurrency_slot("sealing", "other-run", "raw__events").is_claimed
+    outcome = {}
+    sealing = threading.Thread(target=lambda: outcome.update(
+        result=pipeline.seal_hours(datetime(2026, 11, 5, 0), datetime(2026, 11, 5, 23))))
+    sealing.start()
+    deadline = time.monotonic() + 120
+    while not events.get_concurrency_info("sealing").pending_run_ids and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = events.get_concurrency_info("sealing")
+    assert info.slot_count == 1 and info.active_run_ids == {"other-run"}
+    assert len(info.pending_run_ids) == 1  # our seal is queued behind it ...
+    assert read_manifests(pipeline.resources["storage"]) == {}  # ... and has sealed nothing
+    assert production_instance.get_latest_materialization_event(dg.AssetKey(["raw", "events"])) is None
+    events.free_concurrency_slots_for_run("other-run")
+    sealing.join(timeout=300)
+    assert outcome["result"].success, outcome["result"].error
+    assert production_instance.get_materialized_partitions(dg.AssetKey(["raw", "events"]))
+    assert events.get_concurrency_info("sealing").active_slot_count == 0  # and it gave the slot back
+
+
+def test_the_daemon_ticks_the_arrival_sensor_through_the_code_location_and_keeps_its_cursor_in_postgres(
+        production_instance, monkeypatch, tmp_path):
+    """Production's topology in small: the daemon's sensor loop, deploy/workspace.yaml, the image's code-location
+    command in its own process, and the tick, the cursor and the queued run in Postgres."""
+    import logging
+
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster._daemon.sensor import execute_sensor_iteration
+
+    warehouse = tmp_path / "w"
+    landed = datetime.now(timezone.utc) - timedelta(hours=3)
+    hour = landed.strftime("%Y-%m-%d-%H")
+    land(warehouse, landed, n=5)
+    # The code location reads the same warehouse, as on AWS it reads the same buckets as the runs.
+    served = {"CLICKSTREAM_PROFILE": "local", "CLICKSTREAM_HOME": str(warehouse)}
+    with code_location_server(tmp_path / "code", served) as port:
+        monkeypatch.setenv("DAGSTER_CODE_HOST", "127.0.0.1")
+        monkeypatch.setenv("DAGSTER_CODE_PORT", str(port))
+        target = WorkspaceFileTarget(paths=[str(WORKSPACE)])
+        with create_test_daemon_workspace_context(target, production_instance) as workspace:
+            location = workspace.create_request_context().get_code_location("clickstream")
+            sensor = next(iter(location.get_repositories().values())).get_sensor("arrival_sensor")
+            production_instance.start_sensor(sensor)  # off by default, as a user would switch it on
+            list(execute_sensor_iteration(workspace, logging.getLogger("test"), None, None))
+
+    origin, selector = sensor.get_remote_origin_id(), sensor.selector_id
+    ticks = production_instance.get_ticks(origin, selector)
+    assert [t.status.value for t in ticks] == ["SUCCESS"]
+    runs = production_instance.get_runs()
+    # The queued run coordinator holds it for the run launcher: on ECS the daemon starts a task for it.
+    assert [r.status for r in runs] == [dg.DagsterRunStatus.QUEUED] and ticks[0].run_ids == [runs[0].run_id]
+    assert runs[0].tags["dagster/run_key"].startswith(f"seal:{hour}:{hour}:")
+    assert runs[0].asset_selection == {dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])}
+    cursor = production_instance.get_instigator_state(origin, selector).instigator_data.cursor
+    assert json.loads(cursor) == {"from_hour": hour}  # a restarted daemon resumes here, not from the beginning
