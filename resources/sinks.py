@@ -2,6 +2,11 @@
 
 Plain Python (no Dagster import) so the producer and ``clickstream ingest`` start fast. The Dagster resources in
 ``resources/delivery.py`` build these.
+
+Firehose bills every record rounded up to 5 KB, so a 400-byte event sent as its own record costs 12x its size.
+With ``aggregate`` several newline-terminated events travel in one record of up to
+:data:`FIREHOSE_AGGREGATE_RECORD_BYTES`; Firehose writes records to S3 end to end, so the objects hold the same lines
+either way and the seal splits them as before. Both sinks report the billed bytes both ways.
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+import numpy as np
+
+from resources.files import durable_replace
 from resources.ids import uuid4_from
-from resources.storage import durable_replace
+from resources.pricing import FIREHOSE_RECORD_INCREMENT
 
 # Firehose PutRecordBatch limits (AWS quotas; one place each).
 FIREHOSE_MAX_RECORDS_PER_CALL = 500
 FIREHOSE_MAX_BYTES_PER_CALL = 4 * 1024 * 1024
 FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
+# An aggregated record: a whole number of 5 KB billing increments (so rounding wastes under one line), a tenth of the
+# record limit (so a failed record's retry resends little), 40 per 4 MiB call.
+FIREHOSE_AGGREGATE_RECORD_BYTES = 20 * FIREHOSE_RECORD_INCREMENT
 # Firehose's default buffering hints for S3 delivery.
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
 DEFAULT_BUFFER_SECONDS = 300
@@ -56,7 +67,9 @@ class DeliveryStats:
     calls: int = 0
     objects: int = 0
     bytes: int = 0
+    records: int = 0  # Firehose records: one per event, or one per aggregate
     billed_bytes: int = 0  # what Firehose would bill: each record rounded up to 5 KB
+    billed_bytes_unaggregated: int = 0  # the same events at one record each
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -71,14 +84,65 @@ def firehose_object_key(prefix: str, stream: str, opened: datetime, object_id: s
     )
 
 
+def billed(lengths: np.ndarray) -> int:
+    """Firehose's bill for records of these sizes: each rounded up to 5 KB."""
+    return int((-(-np.asarray(lengths, dtype=np.int64) // FIREHOSE_RECORD_INCREMENT)).sum()) * FIREHOSE_RECORD_INCREMENT
+
+
+class RecordPacker:
+    """Packs whole lines into records of at most ``limit`` bytes, in order, an open record carried across batches."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.open_bytes = 0
+
+    def pack(self, lengths: np.ndarray) -> list[tuple[int, int]]:
+        """The records this batch closes, as (end line in this batch, record bytes); a record's lines are the ones
+        carried in plus this batch's lines after the previous record's end. A line over the limit is a record alone."""
+        cum = np.cumsum(lengths, dtype=np.int64)
+        n, closed, i = len(cum), [], 0
+        start = -self.open_bytes  # where the open record began, in this batch's byte positions
+        while i < n:
+            j = int(np.searchsorted(cum, start + self.limit, side="right"))
+            if j >= n:
+                break
+            before = int(cum[i - 1]) if i else 0
+            if j > i:
+                closed.append((j, int(cum[j - 1]) - start))
+                start, i = int(cum[j - 1]), j
+            elif before > start:  # the open record is full: close it, the line starts the next
+                closed.append((i, before - start))
+                start = before
+            else:  # one line bigger than a record: it travels alone
+                closed.append((i + 1, int(lengths[i])))
+                start, i = int(cum[i]), i + 1
+        self.open_bytes = (int(cum[-1]) if n else 0) - start
+        return closed
+
+    def close(self) -> int:
+        """Close the open record; its size (0 when none was open)."""
+        size, self.open_bytes = self.open_bytes, 0
+        return size
+
+
+def _lines_of(records: Sequence[str]) -> tuple[list[bytes], np.ndarray]:
+    data = [(r + "\n").encode("utf-8", "surrogateescape") for r in records]
+    return [b"".join(data)], np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+
+
 class Sink(ABC):
-    """Takes records (one JSON line each, without the newline) and delivers them."""
+    """Takes events (one JSON line each) and delivers them."""
 
     stats: DeliveryStats
 
-    @abstractmethod
     def send(self, records: Sequence[str], now: float | None = None) -> None:
-        """Queue records that arrive at ``now`` (epoch seconds; the wall clock when None)."""
+        """Queue records (lines without the newline) that arrive at ``now`` (epoch seconds; the clock when None)."""
+        parts, lengths = _lines_of(records)
+        self.send_lines(parts, lengths, now)
+
+    @abstractmethod
+    def send_lines(self, parts: Sequence[bytes | memoryview], lengths: np.ndarray, now: float | None = None) -> None:
+        """Queue newline-terminated lines, given as buffers laid end to end and each line's length in bytes."""
 
     @abstractmethod
     def flush(self) -> None:
@@ -93,6 +157,35 @@ class Sink(ABC):
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
+
+
+class _Billing:
+    """What Firehose would bill for the lines sent: as records are cut (one per line, or aggregated) and at one
+    record per line."""
+
+    def __init__(self, stats: DeliveryStats, aggregate: bool):
+        self.stats = stats
+        self.packer = RecordPacker(FIREHOSE_AGGREGATE_RECORD_BYTES) if aggregate else None
+
+    def add(self, lengths: np.ndarray) -> list[tuple[int, int]] | None:
+        self.stats.billed_bytes_unaggregated += billed(lengths)
+        if self.packer is None:
+            self.stats.records += len(lengths)
+            self.stats.billed_bytes += billed(lengths)
+            return None
+        closed = self.packer.pack(lengths)
+        self.records([size for _, size in closed])
+        return closed
+
+    def records(self, sizes: list[int]) -> None:
+        self.stats.records += len(sizes)
+        self.stats.billed_bytes += billed(np.array(sizes, dtype=np.int64))
+
+    def close(self) -> int:
+        size = self.packer.close() if self.packer else 0
+        if size:
+            self.records([size])
+        return size
 
 
 class LocalFirehoseSink(Sink):
@@ -116,6 +209,7 @@ class LocalFirehoseSink(Sink):
         buffer_seconds: int = DEFAULT_BUFFER_SECONDS,
         seed: int | None = None,
         on_object: Callable[[str, int], None] | None = None,
+        aggregate: bool = False,
     ):
         self.root = root
         self.prefix = prefix
@@ -124,15 +218,17 @@ class LocalFirehoseSink(Sink):
         self.buffer_seconds = buffer_seconds
         self.stats = DeliveryStats()
         self._rng = random.Random(seed) if seed is not None else random.SystemRandom()
-        self._buffer: list[str] = []
+        self._buffer: list[bytes | memoryview] = []
+        self._lines = 0
         self._size = 0
         self._opened: float | None = None
         self._on_object = on_object
+        self._billing = _Billing(self.stats, aggregate)
         self.acknowledged: dict[str, int] = {}  # object key -> records: what the completeness ledger checks
         self._writer: ThreadPoolExecutor | None = None
         self._pending: deque[Future] = deque()
 
-    def send(self, records: Sequence[str], now: float | None = None) -> None:
+    def send_lines(self, parts: Sequence[bytes | memoryview], lengths: np.ndarray, now: float | None = None) -> None:
         now = time.time() if now is None else now
         if self._opened is not None and (
             now - self._opened >= self.buffer_seconds or int(now // 3600) != int(self._opened // 3600)
@@ -140,20 +236,17 @@ class LocalFirehoseSink(Sink):
             self._write_buffer()
         if self._opened is None:
             self._opened = now
-        self._buffer.extend(records)
-        self._size += sum(map(len, records)) + len(records)
-        # Firehose bills each record rounded up to 5 KB. Events are far below that, so the per-record sum is
-        # needed only when some record is larger (the common case stays out of a Python loop).
-        if max(map(len, records), default=0) < 5120:
-            self.stats.billed_bytes += len(records) * 5120
-        else:
-            self.stats.billed_bytes += sum(-(-(len(r) + 1) // 5120) for r in records) * 5120
+        self._buffer.extend(parts)
+        self._lines += len(lengths)
+        self._size += int(np.sum(lengths))
+        self._billing.add(lengths)
         if self._size >= self.buffer_bytes:
             self._write_buffer()
 
     def flush(self) -> None:
         """Write what is buffered and wait until every object is on disk."""
         self._write_buffer()
+        self._billing.close()
         while self._pending:
             self._pending.popleft().result()
 
@@ -169,10 +262,8 @@ class LocalFirehoseSink(Sink):
             return
         opened = datetime.fromtimestamp(self._opened, tz=timezone.utc)
         key = firehose_object_key(self.prefix, self.stream_name, opened, uuid4_from(self._rng))
-        data = ("\n".join(self._buffer) + "\n").encode("utf-8", "surrogateescape")
-        records = len(self._buffer)
-        self._buffer = []
-        self._size = 0
+        data, records = self._buffer, self._lines
+        self._buffer, self._lines, self._size = [], 0, 0
         self._opened = None
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-firehose")
@@ -180,17 +271,18 @@ class LocalFirehoseSink(Sink):
             self._pending.popleft().result()  # also raises a failed write here, in the producer
         self._pending.append(self._writer.submit(self._write_object, key, data, records))
 
-    def _write_object(self, key: str, data: bytes, records: int) -> None:
+    def _write_object(self, key: str, data: list[bytes | memoryview], records: int) -> None:
         path = os.path.join(self.root, key)
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            handle.writelines(data)
+            size = handle.tell()
         durable_replace(tmp, path)  # acknowledged only once on disk, as Firehose acknowledges only once stored
         self.stats.objects += 1
         self.stats.calls += 1
-        self.stats.bytes += len(data)
+        self.stats.bytes += size
         self.stats.delivered += records
         self.acknowledged[key] = records
         if self._on_object:
@@ -202,7 +294,9 @@ class FirehoseSink(Sink):
 
     A call can succeed as a whole and still report per-record failures (``FailedPutCount``), or fail whole with
     throttling: either way only the undelivered records are sent again, with exponential backoff and full jitter,
-    up to ``max_attempts``. Past that it raises :class:`DeliveryError` saying how many records were not delivered.
+    up to ``max_attempts``. Past that it raises :class:`DeliveryError` saying how many events were not delivered.
+    With ``aggregate`` a record holds whole lines up to :data:`FIREHOSE_AGGREGATE_RECORD_BYTES`; counts of
+    delivered, failed and retried are events either way, ``stats.records`` counts records.
     """
 
     def __init__(
@@ -214,6 +308,7 @@ class FirehoseSink(Sink):
         max_delay: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        aggregate: bool = False,
     ):
         self.client = client
         self.stream_name = stream_name
@@ -223,28 +318,54 @@ class FirehoseSink(Sink):
         self.stats = DeliveryStats()
         self._sleep = sleep
         self._rng = random.Random(seed)
-        self._pending: list[bytes] = []
+        self._pending: list[tuple[bytes, int]] = []  # (record, events in it)
         self._pending_bytes = 0
+        self._packer = RecordPacker(FIREHOSE_AGGREGATE_RECORD_BYTES) if aggregate else None
+        self._open: list[bytes] = []  # lines of the aggregate being filled
+        self._open_lines = 0
         self.too_large = 0
 
-    def send(self, records: Sequence[str], now: float | None = None) -> None:
-        for record in records:
-            data = (record + "\n").encode("utf-8", "surrogateescape")
-            if len(data) > FIREHOSE_MAX_RECORD_BYTES:
-                self.too_large += 1
-                self.stats.failed += 1
-                continue
-            if (
-                len(self._pending) == FIREHOSE_MAX_RECORDS_PER_CALL
-                or self._pending_bytes + len(data) > FIREHOSE_MAX_BYTES_PER_CALL
-            ):
-                self._put(self._pending)
-                self._pending, self._pending_bytes = [], 0
-            self._pending.append(data)
-            self._pending_bytes += len(data)
-            self.stats.billed_bytes += -(-len(data) // 5120) * 5120
+    def send_lines(self, parts: Sequence[bytes | memoryview], lengths: np.ndarray, now: float | None = None) -> None:
+        data = b"".join(parts)
+        ends = np.cumsum(lengths, dtype=np.int64)
+        self.stats.billed_bytes_unaggregated += billed(lengths)
+        if self._packer is None:
+            start = 0
+            for end in ends.tolist():
+                self._enqueue(data[start:end], 1)
+                start = end
+            return
+        line = start = 0
+        for end_line, _size in self._packer.pack(lengths):
+            end = int(ends[end_line - 1]) if end_line else 0
+            self._open.append(data[start:end])
+            self._enqueue(b"".join(self._open), self._open_lines + end_line - line)
+            self._open, self._open_lines, line, start = [], 0, end_line, end
+        if start < len(data):
+            self._open.append(data[start:])
+            self._open_lines += len(lengths) - line
+
+    def _enqueue(self, record: bytes, lines: int) -> None:
+        if len(record) > FIREHOSE_MAX_RECORD_BYTES:
+            self.too_large += lines
+            self.stats.failed += lines
+            return
+        if (
+            len(self._pending) == FIREHOSE_MAX_RECORDS_PER_CALL
+            or self._pending_bytes + len(record) > FIREHOSE_MAX_BYTES_PER_CALL
+        ):
+            self._put(self._pending)
+            self._pending, self._pending_bytes = [], 0
+        self._pending.append((record, lines))
+        self._pending_bytes += len(record)
+        self.stats.records += 1
+        self.stats.billed_bytes += billed([len(record)])
 
     def flush(self) -> None:
+        if self._open:
+            self._packer.close()
+            self._enqueue(b"".join(self._open), self._open_lines)
+            self._open, self._open_lines = [], 0
         if self._pending:
             batch, self._pending, self._pending_bytes = self._pending, [], 0
             self._put(batch)
@@ -258,50 +379,51 @@ class FirehoseSink(Sink):
     def _backoff(self, attempt: int) -> None:
         self._sleep(self._rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))
 
-    def _put(self, batch: list[bytes]) -> None:
+    def _put(self, batch: list[tuple[bytes, int]]) -> None:
         from botocore.exceptions import ClientError, EndpointConnectionError
 
         remaining = batch
         last_error = ""
         for attempt in range(self.max_attempts):
+            lines = sum(n for _, n in remaining)
             if attempt:
-                self.stats.retried += len(remaining)
+                self.stats.retried += lines
                 self._backoff(attempt)
             self.stats.calls += 1
             try:
                 response = self.client.put_record_batch(
-                    DeliveryStreamName=self.stream_name, Records=[{"Data": d} for d in remaining]
+                    DeliveryStreamName=self.stream_name, Records=[{"Data": d} for d, _ in remaining]
                 )
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code not in RETRYABLE_ERRORS:
-                    self.stats.failed += len(remaining)
+                    self.stats.failed += lines
                     raise DeliveryError(
-                        f"Firehose refused {len(remaining)} records on stream {self.stream_name}: {code}: "
+                        f"Firehose refused {lines} records on stream {self.stream_name}: {code}: "
                         f"{error.response.get('Error', {}).get('Message', '')}",
-                        len(remaining),
+                        lines,
                     ) from error
                 self.stats.throttled_calls += 1
                 last_error = code
                 continue
             except EndpointConnectionError as error:
-                self.stats.failed += len(remaining)
-                raise DeliveryError(f"cannot reach Firehose: {error}", len(remaining)) from error
+                self.stats.failed += lines
+                raise DeliveryError(f"cannot reach Firehose: {error}", lines) from error
             results = response.get("RequestResponses", [])
             if response.get("FailedPutCount", 0) == 0:
-                self.stats.delivered += len(remaining)
-                self.stats.bytes += sum(map(len, remaining))
+                self.stats.delivered += lines
+                self.stats.bytes += sum(len(d) for d, _ in remaining)
                 return
-            failed = [d for d, r in zip(remaining, results) if r.get("ErrorCode")]
+            failed = [item for item, r in zip(remaining, results) if r.get("ErrorCode")]
             codes = {r["ErrorCode"] for r in results if r.get("ErrorCode")}
             last_error = ", ".join(sorted(codes))
-            succeeded = len(remaining) - len(failed)
-            self.stats.delivered += succeeded
-            self.stats.bytes += sum(map(len, remaining)) - sum(map(len, failed))
+            self.stats.delivered += lines - sum(n for _, n in failed)
+            self.stats.bytes += sum(len(d) for d, _ in remaining) - sum(len(d) for d, _ in failed)
             remaining = failed
-        self.stats.failed += len(remaining)
+        lines = sum(n for _, n in remaining)
+        self.stats.failed += lines
         raise DeliveryError(
-            f"{len(remaining)} records not delivered to Firehose stream {self.stream_name} after "
+            f"{lines} records not delivered to Firehose stream {self.stream_name} after "
             f"{self.max_attempts} attempts (last error: {last_error})",
-            len(remaining),
+            lines,
         )
