@@ -21,14 +21,14 @@ from clickstream_assets.producer.simulator import (
     Behaviour,
     Mess,
     MessCounts,
-    _gap_quantiles,
+    gap_quantiles,
 )
 
 # Event types in the contract's order; pages: fixed ones first, then categories, searches, products.
 VIEW, CLICK, ADD, PURCHASE = 0, 1, 2, 3
 HOME, CART, CHECKOUT, CONFIRMATION = 0, 1, 2, 3
 FIXED_PAGES = 4
-GAPS = np.array(_gap_quantiles(), dtype=np.int64)
+GAPS = np.array(gap_quantiles(), dtype=np.int64)
 CLICK_SHARE_AFTER_FIRST = 0.55  # chance a later browse step opens a product, once one has been seen
 MAX_BROWSE_STEPS = 16
 

@@ -24,10 +24,25 @@ from clickstream_assets.producer.pools import SEARCH_ENGINES, SOCIAL_SITES
 _HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), dtype=np.uint16)
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")  # indexed by columnar.VIEW … PURCHASE
 EMAIL_LINK = "https://mail.shop-news.example/c/"
+
+
+def _digit_columns(pieces: list[np.ndarray | bytes]) -> np.ndarray:
+    """A byte matrix from columns: a number array gives its zero-padded digits, bytes give constant columns."""
+    count = next(len(p[0]) for p in pieces if not isinstance(p, bytes))
+    columns = []
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            columns.extend(np.full(count, c, dtype=np.uint8) for c in piece)
+        else:
+            value, width = piece
+            columns.extend(48 + value // 10**p % 10 for p in range(width - 1, -1, -1))
+    return np.stack(columns, axis=1).astype(np.uint8)
+
+
+_SECONDS = np.arange(86_400)
 # "HH:MM:SS" for every second of a day and ".mmm" for every millisecond: rows to gather, not digits to compute.
-_CLOCK = np.frombuffer("".join(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)).encode(),
-                       dtype=np.uint8).reshape(-1, 8)
-_MILLIS = np.frombuffer("".join(f".{m:03d}" for m in range(1000)).encode(), dtype=np.uint8).reshape(-1, 4)
+_CLOCK = _digit_columns([(_SECONDS // 3600, 2), b":", (_SECONDS // 60 % 60, 2), b":", (_SECONDS % 60, 2)])
+_MILLIS = _digit_columns([b".", (np.arange(1000), 3)])
 
 
 @dataclass
