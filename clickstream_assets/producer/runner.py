@@ -337,9 +337,10 @@ def produce_live(
 ) -> RunSummary:
     """``rate`` events a second for ``duration`` seconds of wall-clock time, timestamped as they happen.
 
-    Visits start evenly over the slice and the warm-up before it, and only events inside the slice are sent, so
-    the rate holds from the first second to the last; whole visits (the last one cut short) make up exactly
-    ``rate * duration`` events.
+    A slice is a window on continuous traffic: visits start evenly over the slice and the warm-up before it, and
+    only events inside the slice are sent (visits under way when it opens send their remaining events, visits under
+    way when it closes stop there), so the rate holds from the first second to the last. Visits picked in a random
+    order (the last one cut short) make up exactly ``rate * duration`` events.
     """
     mess = mess or Mess()
     sim = ColumnarSimulator(seed=seed, users=users, products=products, mess=mess, stream_seed=seed_offset)
@@ -358,7 +359,7 @@ def produce_live(
             sessions, events = sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, begin_ms=start_ms, end_ms=end_ms)
             batches.append((sessions, events))
             made += len(events)
-    # Whole visits in a random order until the quota is met: no step of a visit's funnel goes missing.
+    # Visits in a random order until the quota is met: a visit is never thinned out, only ended early.
     sizes = [np.bincount(events.session, minlength=len(sessions.start)) for sessions, events in batches]
     rank = np.argsort(producer.rng.random(sum(len(s) for s in sizes)))
     taken = np.cumsum(np.concatenate(sizes)[rank])
