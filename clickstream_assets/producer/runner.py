@@ -214,6 +214,25 @@ def corrupt(line: str, kind: str, rng: random.Random) -> str:
     return json.dumps(record, separators=(",", ":"))
 
 
+def _exactly(batches: list[tuple[Sessions, Events]], quota: int,
+             rng: np.random.Generator) -> list[tuple[Sessions, Events]]:
+    """Visits in a random order until ``quota`` events: a visit is kept whole or left out, and the last one taken
+    ends early (a prefix of a visit is still a visit)."""
+    sizes = [np.bincount(events.session, minlength=len(sessions.start)) for sessions, events in batches]
+    every = np.concatenate(sizes)
+    rank = np.argsort(rng.random(len(every)))
+    before = np.cumsum(every[rank]) - every[rank]
+    allowance = np.empty_like(every)
+    allowance[rank] = np.clip(quota - before, 0, None)
+    kept, offset = [], 0
+    for (sessions, events), size in zip(batches, sizes):
+        limit = allowance[offset : offset + len(size)][events.session]
+        position = np.arange(len(events)) - (np.cumsum(size) - size)[events.session]
+        kept.append((sessions, events.take(np.flatnonzero(position < limit))))
+        offset += len(size)
+    return kept
+
+
 def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: float) -> RunSummary:
     sim, stats = producer.sim, sink.stats
     seconds = time.perf_counter() - started
@@ -284,29 +303,27 @@ def produce_historical(
     producer = Producer(sink, sim, mess, HISTORICAL_SLOT_MS, cap_ms, seed)
     started = time.perf_counter()
     total = days * events_per_day
+    # Visits cross midnight between the days asked for, but nothing happens after the last one.
+    end_ms = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp() * 1000) + days * DAY_MS
 
     def run() -> None:
         for d in range(days):
             day = start + timedelta(days=d)
             day_ms = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
-            made, last_start = 0, None
-            # Sessions enough for the day's quota over the whole day; if flows ran short, a small top-up pass
-            # starts after the last session so events still reach the sink in arrival order.
-            while made < events_per_day:
-                count = max(1, math.ceil((events_per_day - made) / sim.mean_events_per_session))
-                starts = (sim.day_starts(day_ms, count) if last_start is None
-                          else sim.uniform_starts(last_start, day_ms + DAY_MS, count))
-                for at in range(0, len(starts), BATCH_SESSIONS):
-                    batch = starts[at : at + BATCH_SESSIONS]
-                    sessions, events = sim.batch(batch, events_per_day - made)
-                    producer.add(sessions, events)
-                    made += len(events)
-                    producer.release(int(batch[-1]) // HISTORICAL_SLOT_MS)
-                    if progress:
-                        progress(producer.produced, total)
-                    if made >= events_per_day:
-                        break
-                last_start = int(starts[-1])
+            # A few more visits than the quota needs, over the whole day, then some left out at random: the
+            # day's curve keeps its shape and the count is exact.
+            spare, batches = 1.06, []
+            while sum(len(events) for _, events in batches) < events_per_day:
+                count = max(1, math.ceil(events_per_day / sim.mean_events_per_session * spare))
+                starts = sim.day_starts(day_ms, count)
+                batches = [sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, end_ms=end_ms)
+                           for at in range(0, count, BATCH_SESSIONS)]
+                spare *= 1.25
+            for sessions, events in _exactly(batches, events_per_day, producer.rng):
+                producer.add(sessions, events)
+                producer.release(int(sessions.start[-1]) // HISTORICAL_SLOT_MS)
+                if progress:
+                    progress(producer.produced, total)
         producer.release(None)
 
     summary = _deliver("historical", seed, producer, sink, started, run)
@@ -359,18 +376,8 @@ def produce_live(
             sessions, events = sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, begin_ms=start_ms, end_ms=end_ms)
             batches.append((sessions, events))
             made += len(events)
-    # Visits in a random order until the quota is met: a visit is never thinned out, only ended early.
-    sizes = [np.bincount(events.session, minlength=len(sessions.start)) for sessions, events in batches]
-    rank = np.argsort(producer.rng.random(sum(len(s) for s in sizes)))
-    taken = np.cumsum(np.concatenate(sizes)[rank])
-    allowance = np.empty_like(taken)
-    allowance[rank] = np.clip(quota - (taken - np.concatenate(sizes)[rank]), 0, None)
-    offset = 0
-    for (sessions, events), size in zip(batches, sizes):
-        limit = allowance[offset : offset + len(size)][events.session]
-        position = np.arange(len(events)) - (np.cumsum(size) - size)[events.session]
-        producer.add(sessions, events.take(np.flatnonzero(position < limit)))
-        offset += len(size)
+    for sessions, events in _exactly(batches, quota, producer.rng):
+        producer.add(sessions, events)
 
     summary = _deliver("live", seed, producer, sink, started, lambda: producer.release(None, pace=True))
     summary.parameters = {"rate": rate, "duration": duration, "seed_offset": seed_offset, **mess.__dict__}
