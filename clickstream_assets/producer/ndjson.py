@@ -8,6 +8,7 @@ contract means adding one entry to ``event_fields`` or ``session_fields``; the a
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +68,14 @@ def encode(value) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def lookup(values: list, index: np.ndarray) -> Lookup:
-    """The JSON encoding of ``values[index]`` per row: one encode per distinct value, not per row."""
-    return Lookup([encode(v) for v in values], index)
+@functools.lru_cache(maxsize=64)
+def _encoded(values: tuple) -> tuple[bytes, ...]:
+    return tuple(encode(v) for v in values)
+
+
+def lookup(values: tuple, index: np.ndarray) -> Lookup:
+    """The JSON encoding of ``values[index]`` per row: one encode per distinct value, once per run."""
+    return Lookup(list(_encoded(values)), index)
 
 
 def binary(matrix: np.ndarray) -> pa.Array:
@@ -192,11 +198,11 @@ class Renderer:
         self.session_fields: dict[str, Callable[[Sessions], Part]] = {
             "user_id": self._user_ids,
             "session_id": lambda s: uuid4(s.id_hi, s.id_lo),
-            "device_type": lambda s: lookup(list(sim.devices), s.device),
-            "browser": lambda s: lookup(list(sim.browsers), s.browser),
-            "location": lambda s: lookup(list(p.locations), s.location),
+            "device_type": lambda s: lookup(sim.devices, s.device),
+            "browser": lambda s: lookup(sim.browsers, s.browser),
+            "location": lambda s: lookup(p.locations, s.location),
             "referrer_url": self._referrers,
-            "user_type": lambda s: lookup(["returning", "new"], s.new.astype(np.int8)),
+            "user_type": lambda s: lookup(("returning", "new"), s.new.astype(np.int8)),
         }
         # "page" rides with "event_type" (one lookup); every other contract field has its encoder.
         covered = [*self.event_fields, "page", *self.session_fields]

@@ -165,10 +165,12 @@ class Producer:
         pieces = [(lines, slots, *_line_buffers(lines)) for lines, slots in self.pending]
         due = [slots if before_slot is None else slots[: np.searchsorted(slots, before_slot)]
                for _, slots, _, _ in pieces]
-        for slot in np.unique(np.concatenate(due)).tolist() if due else []:
+        release = np.unique(np.concatenate(due)) if due else np.empty(0, dtype=np.int64)
+        bounds = [np.searchsorted(slots, release).tolist() + [len(d)] for (_, slots, _, _), d in zip(pieces, due)]
+        for k, slot in enumerate(release.tolist()):
             parts, lengths = [], []
-            for _, slots, data, offsets in pieces:
-                a, b = np.searchsorted(slots, [slot, slot + 1])
+            for (_, _, data, offsets), edges in zip(pieces, bounds):
+                a, b = edges[k], edges[k + 1]
                 if b > a:
                     parts.append(data[offsets[a] : offsets[b]])
                     lengths.append(np.diff(offsets[a : b + 1]))
