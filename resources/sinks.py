@@ -25,16 +25,13 @@ from datetime import datetime, timezone
 import numpy as np
 
 from resources.files import durable_replace
+from resources.firehose_records import FIREHOSE_AGGREGATE_RECORD_BYTES, Billing, RecordPacker, billed
 from resources.ids import uuid4_from
-from resources.pricing import FIREHOSE_RECORD_INCREMENT
 
 # Firehose PutRecordBatch limits (AWS quotas; one place each).
 FIREHOSE_MAX_RECORDS_PER_CALL = 500
 FIREHOSE_MAX_BYTES_PER_CALL = 4 * 1024 * 1024
 FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
-# An aggregated record: a whole number of 5 KB billing increments (so rounding wastes under one line), a tenth of the
-# record limit (so a failed record's retry resends little), 40 per 4 MiB call.
-FIREHOSE_AGGREGATE_RECORD_BYTES = 20 * FIREHOSE_RECORD_INCREMENT
 # Firehose's default buffering hints for S3 delivery.
 DEFAULT_BUFFER_BYTES = 5 * 1024 * 1024
 DEFAULT_BUFFER_SECONDS = 300
@@ -85,47 +82,6 @@ def firehose_object_key(prefix: str, stream: str, opened: datetime, object_id: s
     )
 
 
-def billed(lengths: np.ndarray) -> int:
-    """Firehose's bill for records of these sizes: each rounded up to 5 KB."""
-    return int((-(-np.asarray(lengths, dtype=np.int64) // FIREHOSE_RECORD_INCREMENT)).sum()) * FIREHOSE_RECORD_INCREMENT
-
-
-class RecordPacker:
-    """Packs whole lines into records of at most ``limit`` bytes, in order, an open record carried across batches."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.open_bytes = 0
-
-    def pack(self, lengths: np.ndarray) -> list[tuple[int, int]]:
-        """The records this batch closes, as (end line in this batch, record bytes); a record's lines are the ones
-        carried in plus this batch's lines after the previous record's end. A line over the limit is a record alone."""
-        cum = np.cumsum(lengths, dtype=np.int64)
-        n, closed, i = len(cum), [], 0
-        start = -self.open_bytes  # where the open record began, in this batch's byte positions
-        while i < n:
-            j = int(np.searchsorted(cum, start + self.limit, side="right"))
-            if j >= n:
-                break
-            before = int(cum[i - 1]) if i else 0
-            if j > i:
-                closed.append((j, int(cum[j - 1]) - start))
-                start, i = int(cum[j - 1]), j
-            elif before > start:  # the open record is full: close it, the line starts the next
-                closed.append((i, before - start))
-                start = before
-            else:  # one line bigger than a record: it travels alone
-                closed.append((i + 1, int(lengths[i])))
-                start, i = int(cum[i]), i + 1
-        self.open_bytes = (int(cum[-1]) if n else 0) - start
-        return closed
-
-    def close(self) -> int:
-        """Close the open record; its size (0 when none was open)."""
-        size, self.open_bytes = self.open_bytes, 0
-        return size
-
-
 def _lines_of(records: Sequence[str]) -> tuple[list[bytes], np.ndarray]:
     data = [(r + "\n").encode("utf-8", "surrogateescape") for r in records]
     return [b"".join(data)], np.fromiter(map(len, data), dtype=np.int64, count=len(data))
@@ -158,35 +114,6 @@ class Sink(ABC):
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
-
-
-class _Billing:
-    """What Firehose would bill for the lines sent: as records are cut (one per line, or aggregated) and at one
-    record per line."""
-
-    def __init__(self, stats: DeliveryStats, aggregate: bool):
-        self.stats = stats
-        self.packer = RecordPacker(FIREHOSE_AGGREGATE_RECORD_BYTES) if aggregate else None
-
-    def add(self, lengths: np.ndarray) -> list[tuple[int, int]] | None:
-        self.stats.billed_bytes_unaggregated += billed(lengths)
-        if self.packer is None:
-            self.stats.records += len(lengths)
-            self.stats.billed_bytes += billed(lengths)
-            return None
-        closed = self.packer.pack(lengths)
-        self.records([size for _, size in closed])
-        return closed
-
-    def records(self, sizes: list[int]) -> None:
-        self.stats.records += len(sizes)
-        self.stats.billed_bytes += billed(np.array(sizes, dtype=np.int64))
-
-    def close(self) -> int:
-        size = self.packer.close() if self.packer else 0
-        if size:
-            self.records([size])
-        return size
 
 
 class LocalFirehoseSink(Sink):
@@ -225,7 +152,7 @@ class LocalFirehoseSink(Sink):
         self._size = 0
         self._opened: float | None = None
         self._on_object = on_object
-        self._billing = _Billing(self.stats, aggregate)
+        self._billing = Billing(self.stats, aggregate)
         self.acknowledged: dict[str, int] = {}  # object key -> records: what the completeness ledger checks
         self._writer: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()

@@ -7,7 +7,6 @@ then the events as columns (time, type, page, product, session). :mod:`ndjson` t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +88,6 @@ class ColumnarSimulator:
         self.mess = mess or Mess()
         self.counts = MessCounts()
         self.sessions = 0
-        self.events = 0
         self.pools = p = build_pools(seed, products)
         self.rng = np.random.default_rng([seed, stream_seed or 0, 0x5E55])
         self.channels = tuple(b.channel_weights)
@@ -299,9 +297,5 @@ class ColumnarSimulator:
         np.maximum.at(last, events.session, events.ts)
         self._schedule_returns(user[made], last[made])
         self.sessions += int(made.sum())
-        self.events += len(events)
         return sessions, events
 
-
-def sessions_for(events: int, mean: float) -> int:
-    return max(1, math.ceil(events / mean))
