@@ -28,7 +28,28 @@ def produce(warehouse: Path, events: int, days: int) -> dict:
             "objects": summary.objects, "raw_bytes": summary.bytes}
 
 
-def firehose(events: int) -> dict:
+def produce_discard(events: int, days: int) -> dict:
+    """The producer alone: the same lines, handed to a sink that drops them (no disk, no fsync)."""
+    from clickstream_assets.producer.runner import produce_historical
+    from resources.sinks import DeliveryStats, Sink
+
+    class Discard(Sink):
+        def __init__(self):
+            self.stats = DeliveryStats()
+
+        def send_lines(self, parts, lengths, now=None):
+            self.stats.delivered += len(lengths)
+            self.stats.bytes += sum(len(p) for p in parts)
+
+        def flush(self):
+            pass
+
+    summary = produce_historical(Discard(), DAY, days, events // days, seed=1, now=NOW)
+    return {"events": summary.produced, "seconds": summary.seconds, "events_per_s": summary.events_per_second,
+            "bytes": summary.bytes}
+
+
+def firehose(events: int, aggregate: bool = True) -> dict:
     """PutRecordBatch calls for a stream of real events, through a client that only counts (no network)."""
     from clickstream_assets.producer.runner import produce_historical
     from resources.sinks import FIREHOSE_MAX_RECORDS_PER_CALL, FirehoseSink
@@ -43,12 +64,16 @@ def firehose(events: int) -> dict:
             return {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "x"}] * len(Records)}
 
     client = CountingClient()
-    sink = FirehoseSink(client, "bench")
-    produce_historical(sink, DAY, 1, events, seed=1, now=NOW)
+    sink = FirehoseSink(client, "bench", aggregate=aggregate)
+    summary = produce_historical(sink, DAY, 1, events, seed=1, now=NOW)
+    records = sum(client.calls)
     full = sum(1 for c in client.calls if c == FIREHOSE_MAX_RECORDS_PER_CALL)
-    return {"events": events, "calls": len(client.calls), "mean_records_per_call": events / len(client.calls),
-            "fill_of_500_limit": events / len(client.calls) / FIREHOSE_MAX_RECORDS_PER_CALL,
-            "full_calls": full, "max_call_bytes": max(client.sizes)}
+    return {"events": events, "aggregate": aggregate, "records": records, "calls": len(client.calls),
+            "mean_records_per_call": records / len(client.calls),
+            "full_calls_of_500": full, "max_call_bytes": max(client.sizes),
+            "billed_bytes": summary.firehose_billed_bytes, "cost_usd": summary.firehose_cost_usd,
+            "billed_bytes_one_record_per_event": summary.firehose_billed_bytes_unaggregated,
+            "cost_usd_one_record_per_event": summary.firehose_cost_usd_unaggregated}
 
 
 def _resources(warehouse: Path):
@@ -113,15 +138,18 @@ def models(warehouse: Path, days: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["produce", "firehose", "clean", "models"])
+    parser.add_argument("phase", choices=["produce", "produce-discard", "firehose", "firehose-plain", "clean",
+                                          "models"])
     parser.add_argument("--warehouse", type=Path)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=1)
     args = parser.parse_args()
     if args.phase == "produce":
         result = produce(args.warehouse, args.events, args.days)
-    elif args.phase == "firehose":
-        result = firehose(args.events)
+    elif args.phase == "produce-discard":
+        result = produce_discard(args.events, args.days)
+    elif args.phase in ("firehose", "firehose-plain"):
+        result = firehose(args.events, aggregate=args.phase == "firehose")
     elif args.phase == "clean":
         result = clean(args.warehouse, args.days)
     else:

@@ -4,19 +4,73 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+from io import BytesIO
 from pathlib import Path
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1000000,5000000").split(",")]
+ROOT = Path(__file__).resolve().parent.parent
+# The producer before the columnar rewrite (row-wise, one Python format call per event): timed in the same run.
+REFERENCE = os.environ.get("BENCH_REFERENCE", "908642e")
 
 
-def phase(*args: str) -> dict:
-    # taskset pins the producer to one core where available: the target is per core.
-    out = subprocess.run([sys.executable, "-m", "benchmarks.phases", *args], check=True, capture_output=True,
-                         text=True, cwd=Path(__file__).resolve().parent.parent)
+def phase(*args: str, cwd: Path = ROOT, one_core: bool = False) -> dict:
+    # taskset pins a phase to one core where available: the producer's targets are per core.
+    pin = ["taskset", "-c", "0"] if one_core and shutil.which("taskset") else []
+    out = subprocess.run([*pin, sys.executable, "-m", "benchmarks.phases", *args], check=True, capture_output=True,
+                         text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)})
     return json.loads(out.stdout)
+
+
+def import_seconds(cwd: Path) -> dict:
+    """Seconds to import the producer in a fresh interpreter on one core, the best of five."""
+    code = ("import time; t = time.perf_counter(); import clickstream_assets.producer.runner; import sys; "
+            "print(time.perf_counter() - t, 'dagster' in sys.modules)")
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    runs = [subprocess.run([*pin, sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=cwd,
+                           env={**os.environ, "PYTHONPATH": str(cwd)}).stdout.split() for _ in range(5)]
+    return {"seconds": min(float(r[0]) for r in runs), "imports_dagster": runs[0][1] == "True"}
+
+
+def reference_tree() -> Path | None:
+    """The reference commit's files in a temporary folder, or None when git or the commit is missing."""
+    try:
+        archive = subprocess.run(["git", "archive", REFERENCE], cwd=ROOT, check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="clickstream-reference-"))
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def producer_figures() -> None:
+    pinned = "taskset -c 0" if shutil.which("taskset") else "unpinned (no taskset)"
+    reference = reference_tree()
+    for size in SIZES:
+        with tempfile.TemporaryDirectory() as warehouse:
+            show(f"producer -> local Firehose-layout sink, {size:,} events, one core ({pinned}; target >= 1,000,000 "
+                 "events/s)", phase("produce", "--warehouse", warehouse, "--events", str(size), one_core=True))
+        show(f"producer alone (lines dropped, no disk), {size:,} events, one core",
+             phase("produce-discard", "--events", str(size), one_core=True))
+        if reference and size == SIZES[0]:
+            with tempfile.TemporaryDirectory() as warehouse:
+                show(f"reference producer at {REFERENCE} (row-wise) -> local sink, {size:,} events, one core",
+                     phase("produce", "--warehouse", warehouse, "--events", str(size), cwd=reference, one_core=True))
+    show("import clickstream_assets.producer.runner, fresh interpreter, one core (target < 0.3 s)",
+         import_seconds(ROOT))
+    if reference:
+        show(f"the same import at {REFERENCE}", import_seconds(reference))
+        shutil.rmtree(reference, ignore_errors=True)
+    aggregated = phase("firehose", "--events", "100000")
+    plain = phase("firehose-plain", "--events", "100000")
+    show("Firehose, 100,000 events, aggregated records (target: billed bytes >= 10x lower)", aggregated)
+    show("Firehose, 100,000 events, one record per event", plain)
+    print(f"  {'billed bytes ratio':<36} {plain['billed_bytes'] / aggregated['billed_bytes']:,.1f}x")
 
 
 def show(title: str, result: dict) -> None:
@@ -31,10 +85,9 @@ def show(title: str, result: dict) -> None:
 
 def main() -> None:
     print(f"clickstream benchmarks on {os.cpu_count()} cores (sizes: {', '.join(f'{s:,}' for s in SIZES)})")
-    show("producer -> local Firehose-layout sink, one process (target >= 300,000 events/s)",
-         phase("produce", "--warehouse", tempfile.mkdtemp(), "--events", str(SIZES[0])))
-    show("producer -> FirehoseSink batching, 100,000 events (target >= 99% of the 500-record limit)",
-         phase("firehose", "--events", "100000"))
+    producer_figures()
+    if os.environ.get("BENCH_ONLY") == "producer":
+        return
     for size in SIZES:
         with tempfile.TemporaryDirectory() as warehouse:
             phase("produce", "--warehouse", warehouse, "--events", str(size))

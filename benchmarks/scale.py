@@ -19,6 +19,7 @@ from resources.pricing import (
     FIREHOSE_USD_PER_GB,
     S3_USD_PER_GB_MONTH,
 )
+from resources.sinks import FIREHOSE_AGGREGATE_RECORD_BYTES
 
 EVENTS_PER_DAY = 1_000_000_000
 # Firehose Direct PUT quotas per stream in us-east-1, us-west-2 and eu-west-1 (raisable on request).
@@ -85,6 +86,11 @@ def plan(m: Measured, events_per_day: int = EVENTS_PER_DAY) -> dict:
                   math.ceil(peak_records_s / RECORDS_PER_CALL / FIREHOSE_REQUESTS_PER_S),
                   math.ceil(peak_mib_s / FIREHOSE_MIB_PER_S))
     billed = events_per_day * math.ceil(record_bytes / FIREHOSE_RECORD_INCREMENT) * FIREHOSE_RECORD_INCREMENT
+    # Aggregated: whole events packed into records of FIREHOSE_AGGREGATE_RECORD_BYTES (a multiple of 5 KB), each
+    # leaving on average half an event of its limit unused.
+    per_record = (FIREHOSE_AGGREGATE_RECORD_BYTES - record_bytes / 2) // record_bytes
+    aggregated_records = math.ceil(events_per_day / per_record)
+    billed_aggregated = aggregated_records * FIREHOSE_AGGREGATE_RECORD_BYTES
     raw_day = events_per_day * record_bytes
     staged_day = events_per_day * per_event(m.staged_bytes)
     clean_day = events_per_day * per_event(m.clean_bytes)
@@ -96,6 +102,8 @@ def plan(m: Measured, events_per_day: int = EVENTS_PER_DAY) -> dict:
         "peak_factor": peak_factor, "avg_records_s": avg_records_s, "peak_records_s": peak_records_s,
         "record_bytes": record_bytes, "peak_mib_s": peak_mib_s, "streams": streams,
         "firehose_usd_day": billed / GB * FIREHOSE_USD_PER_GB,
+        "firehose_aggregated_usd_day": billed_aggregated / GB * FIREHOSE_USD_PER_GB,
+        "aggregated_records_s": aggregated_records / 86_400 * peak_factor, "events_per_record": per_record,
         "raw_gb_day": raw_day / GB, "staged_gb_day": staged_day / GB, "clean_gb_day": clean_day / GB,
         "models_gb_day": models_day / GB,
         "seal_scan_tb": seal_scan / TB, "clean_scan_tb": clean_scan / TB, "models_scan_tb": models_scan / TB,
@@ -134,9 +142,11 @@ Prices are us-east-1 list prices from `resources/pricing.py`.
   {FIREHOSE_MIB_PER_S} MiB/s. With {RECORDS_PER_CALL}-record batches the binding limit is bytes:
   **{p['streams']} streams** (or one stream with a raised throughput quota). Shard producers by `session_id` hash so a
   session stays on one stream; every stream writes the same `events/YYYY/MM/DD/HH/` layout in the same bucket.
-- Billing rounds each record up to 5 KB: {f(p['record_bytes'], 0)}-byte events bill as 5 KB,
-  **${f(p['firehose_usd_day'], 2)} a day**. Batching events into one record (a `\\n`-joined record, which the
-  sealing step already splits) would cut this by ~12×.
+- Billing rounds each record up to 5 KB: {f(p['record_bytes'], 0)}-byte events sent one per record bill as 5 KB,
+  ${f(p['firehose_usd_day'], 2)} a day. The producer aggregates by default (`--aggregate`): whole events packed into
+  {FIREHOSE_AGGREGATE_RECORD_BYTES // 1024} KiB records ({f(p['events_per_record'], 0)} events each, which the sealing
+  step splits as before), **${f(p['firehose_aggregated_usd_day'], 2)} a day**, and
+  {f(p['aggregated_records_s'], 0)} records/s at the peak instead of {f(p['peak_records_s'], 0)}.
 
 ## Storage
 

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--products", type=_positive(int), default=2_000)
     for knob in ("duplicate", "malformed", "late", "future"):
         produce.add_argument(f"--{knob}-rate", type=_rate, default=0.0)
+    produce.add_argument("--aggregate", action=argparse.BooleanOptionalAction, default=True,
+                         help="pack many events into each Firehose record (billed per record, rounded up to 5 KB)")
 
     ingest = commands.add_parser("ingest", help="import newline-delimited JSON events you already have")
     _common(ingest)
@@ -132,12 +134,14 @@ def _sink(args, warehouse: Path, seed: int | None):
         from resources.sinks import FirehoseSink
 
         return FirehoseSink(
-            client("firehose", args.region, args.endpoint_url, retries=1), args.stream_name, seed=seed
+            client("firehose", args.region, args.endpoint_url, retries=1), args.stream_name, seed=seed,
+            aggregate=getattr(args, "aggregate", False),
         )
     from resources.profile import raw_prefix
     from resources.sinks import LocalFirehoseSink
 
-    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed, prefix=raw_prefix())
+    return LocalFirehoseSink(str(warehouse / "raw"), stream_name=args.stream_name, seed=seed, prefix=raw_prefix(),
+                             aggregate=getattr(args, "aggregate", False))
 
 
 class _ProgressBar:
@@ -181,6 +185,10 @@ def _print_summary(summary: dict, as_json: bool) -> None:
          f"({', '.join(f'{k} {v}' for k, v in malformed.items() if v) or 'none'}), "
          f"{summary['injected_late']:,} late, {summary['injected_future']:,} future"),
         ("written", f"{summary['api_calls']:,} API calls / {summary['objects']:,} objects, {summary['bytes']:,} bytes"),
+        ("firehose", f"{summary.get('firehose_records', 0):,} records, "
+         f"{summary.get('firehose_billed_bytes', 0):,} bytes billed (${summary.get('firehose_cost_usd', 0):.4f}); "
+         f"one record per event: {summary.get('firehose_billed_bytes_unaggregated', 0):,} bytes "
+         f"(${summary.get('firehose_cost_usd_unaggregated', 0):.4f})"),
         ("time", f"{summary['seconds']:.2f} s, {summary['events_per_second']:,.0f} events/s"),
     ]
     if summary.get("first_event"):

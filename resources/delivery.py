@@ -20,9 +20,11 @@ class LocalDelivery(Delivery):
     warehouse: str
     stream_name: str = "clickstream-events"
     raw_prefix: str = "events"
+    aggregate: bool = True  # only changes the Firehose bill this sink reports
 
     def open_sink(self) -> Sink:
-        return LocalFirehoseSink(f"{self.warehouse}/raw", stream_name=self.stream_name, prefix=self.raw_prefix)
+        return LocalFirehoseSink(f"{self.warehouse}/raw", stream_name=self.stream_name, prefix=self.raw_prefix,
+                                 aggregate=self.aggregate)
 
 
 class FirehoseDelivery(Delivery):
@@ -31,8 +33,10 @@ class FirehoseDelivery(Delivery):
     stream_name: str
     region: str | None = None
     endpoint_url: str | None = None
+    aggregate: bool = True  # many events per record: Firehose bills each record rounded up to 5 KB
 
     def open_sink(self) -> Sink:
         from resources.aws import client
 
-        return FirehoseSink(client("firehose", self.region, self.endpoint_url, retries=1), self.stream_name)
+        return FirehoseSink(client("firehose", self.region, self.endpoint_url, retries=1), self.stream_name,
+                            aggregate=self.aggregate)

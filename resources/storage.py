@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 import dagster as dg
 import pyarrow.fs as pafs
 
+from resources.files import durable_replace
+
 AREAS = ("raw", "processed")
 
 
@@ -119,20 +121,6 @@ class Storage(dg.ConfigurableResource, ABC):
                         out.write(chunk)
             else:
                 out.write(data)
-
-
-def durable_replace(tmp: str, target: str) -> None:
-    """Rename a finished file into place so that it survives a power cut, not only a crash: its bytes reach the
-    disk before the rename, and the rename reaches the disk before we say the write is done (as S3 and Firehose
-    do before they acknowledge)."""
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    directory = os.open(os.path.dirname(target) or ".", os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _same_device(a: str, b: str) -> bool:

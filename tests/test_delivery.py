@@ -13,14 +13,17 @@ import time
 from datetime import datetime, timezone
 
 import boto3
+import numpy as np
 import pytest
 
 from resources.faults import FaultyFirehoseClient
 from resources.sinks import (
+    FIREHOSE_AGGREGATE_RECORD_BYTES,
     FIREHOSE_MAX_RECORDS_PER_CALL,
     DeliveryError,
     FirehoseSink,
     LocalFirehoseSink,
+    RecordPacker,
 )
 from tests.support import arrival_of, raw_objects
 
@@ -192,3 +195,54 @@ def test_local_sink_throughput_smoke(warehouse):
         sink.send(records(1000, i * 1000), now=T0 + i * 10)
     sink.close()
     assert sink.stats.delivered == 100_000 and time.perf_counter() - started >= 0
+
+
+# -- Aggregation: many events per Firehose record -----------------------------------------------------------------
+
+
+def test_records_pack_whole_lines_and_carry_the_open_one_across_batches():
+    packer = RecordPacker(1000)
+    assert packer.pack(np.array([400, 400, 400])) == [(2, 800)] and packer.open_bytes == 400
+    # The carried 400 bytes and 700 do not fit: that record closes; a line over the limit travels alone.
+    assert packer.pack(np.array([700, 2500, 100])) == [(0, 400), (1, 700), (2, 2500)]
+    assert packer.close() == 100 and packer.close() == 0
+
+
+class RecordingClient:
+    """Forwards to a real client and keeps the size of every record it was asked to put."""
+
+    def __init__(self, client):
+        self.client, self.sizes = client, []
+
+    def put_record_batch(self, DeliveryStreamName, Records):  # noqa: N803 (boto3's names)
+        self.sizes.extend(len(r["Data"]) for r in Records)
+        return self.client.put_record_batch(DeliveryStreamName=DeliveryStreamName, Records=Records)
+
+
+def test_aggregated_records_land_every_event_once_and_bill_a_tenth(firehose):
+    client, s3 = firehose
+    recording = RecordingClient(client)
+    faulty = FaultyFirehoseClient(recording, record_failure_rate=0.3, throttle_rate=0.1, seed=5)
+    sink = FirehoseSink(faulty, "clickstream-events", aggregate=True, max_attempts=30, sleep=lambda s: None, seed=2)
+    sent = [json.dumps({"n": i, "pad": "x" * 380}) for i in range(5_000)]  # ~400-byte events, as ours
+    for at in range(0, len(sent), 700):
+        sink.send(sent[at : at + 700])
+    sink.close()
+    lines = delivered_lines(s3)
+    assert len(lines) == 5_000 and sorted(lines) == sorted(sent)  # failed records were retried whole, once
+    assert sink.stats.delivered == 5_000 and sink.stats.failed == 0 and faulty.failed_records > 0
+    total = sum(len(s) + 1 for s in sent)
+    # Full records: each leaves less than one line of its limit unused.
+    limit = FIREHOSE_AGGREGATE_RECORD_BYTES
+    assert math.ceil(total / limit) <= sink.stats.records <= math.ceil(total / (limit - 400))
+    assert max(recording.sizes) <= FIREHOSE_AGGREGATE_RECORD_BYTES
+    assert sink.stats.billed_bytes_unaggregated == 5_000 * 5120
+    assert sink.stats.billed_bytes * 10 <= sink.stats.billed_bytes_unaggregated
+
+
+def test_the_local_sink_reports_the_bill_both_ways(warehouse):
+    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=1, aggregate=True)
+    sink.send(["x" * 399] * 3, now=T0)
+    sink.close()
+    assert sink.stats.records == 1 and sink.stats.billed_bytes == 5120  # one 1,200-byte record
+    assert sink.stats.billed_bytes_unaggregated == 3 * 5120

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from clickstream_assets.contract import CHECKOUT_PAGE, PRODUCT_PAGE_PREFIX, classify_line
-from clickstream_assets.producer.runner import produce_historical
+from clickstream_assets.producer.runner import produce_historical, produce_live
 from clickstream_assets.producer.simulator import Mess
 from resources.sinks import LocalFirehoseSink
 from tests.support import arrival_of, raw_lines, raw_objects
@@ -155,3 +155,21 @@ def test_popularity_is_skewed_and_traffic_follows_the_day(clean_run):
     assert top_20 / sum(views.values()) > 0.25  # 1% of products, over a quarter of views
     by_hour = Counter(int(r["timestamp"][11:13]) for r in records)
     assert by_hour[20] > 3 * by_hour[3]
+
+
+def test_live_mode_holds_its_rate_from_the_first_second_to_the_last(tmp_path):
+    start = datetime(2026, 11, 19, 12, tzinfo=timezone.utc)  # a slice in the past: sent at once, not paced
+    sink = LocalFirehoseSink(str(tmp_path / "raw"), seed=1)
+    summary = produce_live(sink, rate=500, duration=60, seed=3, start=start)
+    records = [json.loads(line) for _, line in raw_lines(tmp_path)]
+    assert summary.produced == summary.delivered == len(records) == 30_000
+    seconds = Counter(int((datetime.fromisoformat(r["timestamp"][:-1]).replace(tzinfo=timezone.utc) - start)
+                          .total_seconds() // 10) for r in records)
+    assert sorted(seconds) == list(range(6))  # nothing before or after the slice
+    assert all(abs(n - 5_000) < 400 for n in seconds.values()), seconds  # every 10 s gets its share
+    # A slice is a window on continuous traffic: visits under way when it opens send their remaining events.
+    started_before = 0
+    for events in sessions_of(records).values():
+        assert len({(e["user_id"], e["device_type"], e["referrer_url"]) for e in events}) == 1
+        started_before += events[0]["event_type"] != "view"
+    assert 0 < started_before < len(sessions_of(records)) // 2

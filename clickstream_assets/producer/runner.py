@@ -1,22 +1,28 @@
 """Runs the simulator into a sink: historical days as fast as the machine can, or live at a rate.
 
-Events are handed to the sink in arrival order, a minute (historical) or a second (live) at a time, so the sink's
-own buffering by size and seconds decides the objects, as Firehose's buffering hints would.
+Sessions are drawn a batch at a time (:mod:`columnar`), their lines rendered in arrival order (:mod:`ndjson`), and
+handed to the sink an arrival slot at a time: a minute (historical) or a second (live), so the sink's own buffering
+by size and seconds decides the objects, as Firehose's buffering hints would. A slot is released once no later
+session can still add to it.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
+import random
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from clickstream_assets.contract import REQUIRED_FIELDS, format_timestamp, parse_timestamp
-from clickstream_assets.producer.simulator import DAY_MS, MAX_SESSION_MS, Behaviour, Mess, Simulator
+import numpy as np
+import pyarrow as pa
+
+from clickstream_assets.contract import REQUIRED_FIELDS, format_timestamp
+from clickstream_assets.producer.columnar import ColumnarSimulator, Events, Sessions
+from clickstream_assets.producer.ndjson import Renderer
+from clickstream_assets.producer.simulator import DAY_MS, Behaviour, Mess
 from resources.pricing import firehose_cost
 from resources.sinks import DeliveryError, Sink
 
@@ -25,6 +31,10 @@ LIVE_SLOT_MS = 1_000
 MAX_DELIVERY_DELAY_MS = 3_000
 LATE_DELAY_MS = (3_600_000, 12 * 3_600_000)
 FUTURE_SHIFT_DAYS = (2, 400)
+DUPLICATE_DELAY_MS = 30_000
+BATCH_SESSIONS = 16_384  # sessions drawn at once: large enough for numpy, small enough to bound memory
+# A live slice also sees visits that began before it (their later events fall inside it), so its rate is steady.
+LIVE_WARMUP_MS = 45 * 60_000
 
 Progress = Callable[[int, int], None]
 
@@ -43,8 +53,11 @@ class RunSummary:
     api_calls: int = 0
     objects: int = 0
     bytes: int = 0
+    firehose_records: int = 0
     firehose_billed_bytes: int = 0
     firehose_cost_usd: float = 0.0
+    firehose_billed_bytes_unaggregated: int = 0  # the same events at one Firehose record each
+    firehose_cost_usd_unaggregated: float = 0.0
     injected_duplicates: int = 0
     injected_malformed: dict[str, int] = field(default_factory=dict)
     injected_late: int = 0
@@ -62,130 +75,124 @@ class RunSummary:
         return dict(self.__dict__)
 
 
-class _Emitter:
-    """Holds lines by arrival slot and hands finished slots to the sink in order."""
+def _line_buffers(lines: pa.Array) -> tuple[memoryview, np.ndarray]:
+    """The data buffer and the n + 1 offsets of a large_binary array."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2]), offsets
 
-    def __init__(self, sink: Sink, slot_ms: int, cap_ms: int | None):
+
+class Producer:
+    """Renders batches of sessions, adds the mess, and releases lines to the sink in arrival-slot order."""
+
+    def __init__(self, sink: Sink, sim: ColumnarSimulator, mess: Mess, slot_ms: int, cap_ms: int | None,
+                 seed: int):
         self.sink = sink
+        self.sim = sim
+        self.mess = mess
         self.slot_ms = slot_ms
         self.cap_ms = cap_ms
-        self.slots: dict[int, list[str]] = {}
-        self.order: list[int] = []
+        self.renderer = Renderer(sim)
+        self.rng = np.random.default_rng([seed, 0x3E55])
+        self.corrupt_rng = random.Random(f"mess/{seed}")
+        self.pending: list[tuple[pa.Array, np.ndarray]] = []  # lines sorted by slot, and their slots
         self.sent = 0
+        self.produced = 0
+        self.sessions = 0
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
 
-    def add(self, arrival_ms: int, line: str) -> None:
-        if self.cap_ms is not None and arrival_ms > self.cap_ms:
-            arrival_ms = self.cap_ms  # nothing arrives after "now"
-        slot = arrival_ms // self.slot_ms
-        lines = self.slots.get(slot)
-        if lines is None:
-            lines = self.slots[slot] = []
-            heapq.heappush(self.order, slot)
-        lines.append(line)
+    def add(self, sessions: Sessions, events: Events) -> None:
+        """Queue a batch's events (and the mess made from them) by arrival slot."""
+        n = len(events)
+        if not n:
+            return
+        self.produced += n
+        self.sessions += int(np.count_nonzero(np.bincount(events.session)))
+        low, high = int(events.ts.min()), int(events.ts.max())
+        self.first_ms = low if self.first_ms is None else min(self.first_ms, low)
+        self.last_ms = high if self.last_ms is None else max(self.last_ms, high)
+        arrival = events.ts + sessions.delay[events.session]
+        rng, mess, counts = self.rng, self.mess, self.sim.counts
+        tails = self.renderer.session_tails(sessions)
+        batches, arrivals = [events], [arrival]
+        if mess.late_rate:
+            late = np.flatnonzero(rng.random(n) < mess.late_rate)
+            arrival[late] += rng.integers(*LATE_DELAY_MS, len(late))
+            counts.late += len(late)
+        if mess.duplicate_rate:  # an at-least-once resend
+            again = np.flatnonzero(rng.random(n) < mess.duplicate_rate)
+            batches.append(events.take(again))
+            arrivals.append(arrival[again] + rng.integers(0, DUPLICATE_DELAY_MS, len(again)))
+            counts.duplicates += len(again)
+        if mess.malformed_rate:
+            broken = np.flatnonzero(rng.random(n) < mess.malformed_rate)
+            self._malformed(events.take(broken), tails, arrival[broken])
+        if mess.future_rate:
+            ahead = np.flatnonzero(rng.random(n) < mess.future_rate)
+            copies = events.take(ahead)
+            copies.ts = copies.ts + rng.integers(*FUTURE_SHIFT_DAYS, len(ahead)) * DAY_MS
+            copies.id_hi, copies.id_lo = (rng.integers(0, 2**64 - 1, len(ahead), dtype=np.uint64, endpoint=True)
+                                          for _ in range(2))
+            batches.append(copies)
+            arrivals.append(arrival[ahead])
+            counts.future += len(ahead)
+        if len(batches) > 1:
+            events = Events(*(np.concatenate([getattr(b, f) for b in batches]) for f in Events.__dataclass_fields__))
+            arrival = np.concatenate(arrivals)
+        slots = self._slots(arrival)
+        order = np.argsort(slots, kind="stable")
+        self.pending.append((self.renderer.lines(events.take(order), tails), slots[order]))
+
+    def _slots(self, arrival: np.ndarray) -> np.ndarray:
+        if self.cap_ms is not None:
+            arrival = np.minimum(arrival, self.cap_ms)  # nothing arrives after "now"
+        return arrival // self.slot_ms
+
+    def _malformed(self, events: Events, tails: pa.Array, arrival: np.ndarray) -> None:
+        rng, counts = self.corrupt_rng, self.sim.counts
+        kinds = sorted(counts.malformed)
+        broken = []
+        for line in self.renderer.lines(events, tails).to_pylist():
+            kind = rng.choice(kinds)
+            broken.append(corrupt(line[:-1].decode(), kind, rng).encode() + b"\n")
+            counts.malformed[kind] += 1
+        slots = self._slots(arrival)
+        order = np.argsort(slots, kind="stable")
+        self.pending.append((pa.array([broken[i] for i in order], pa.large_binary()), slots[order]))
 
     def release(self, before_slot: int | None, pace: bool = False) -> None:
-        while self.order and (before_slot is None or self.order[0] < before_slot):
-            slot = heapq.heappop(self.order)
-            lines = self.slots.pop(slot)
+        """Send every queued line whose slot is before ``before_slot`` (all with None), slot by slot."""
+        pieces = [(lines, slots, *_line_buffers(lines)) for lines, slots in self.pending]
+        due = [slots if before_slot is None else slots[: np.searchsorted(slots, before_slot)]
+               for _, slots, _, _ in pieces]
+        release = np.unique(np.concatenate(due)) if due else np.empty(0, dtype=np.int64)
+        bounds = [np.searchsorted(slots, release).tolist() + [len(d)] for (_, slots, _, _), d in zip(pieces, due)]
+        for k, slot in enumerate(release.tolist()):
+            parts, lengths = [], []
+            for (_, _, data, offsets), edges in zip(pieces, bounds):
+                a, b = edges[k], edges[k + 1]
+                if b > a:
+                    parts.append(data[offsets[a] : offsets[b]])
+                    lengths.append(np.diff(offsets[a : b + 1]))
             at = slot * self.slot_ms / 1000
             if pace:
                 delay = at - time.time()
                 if delay > 0:
                     time.sleep(delay)
                 at = max(at, time.time())
-            self.sink.send(lines, now=at)
-            self.sent += len(lines)
+            sizes = np.concatenate(lengths)
+            self.sink.send_lines(parts, sizes, now=at)
+            self.sent += len(sizes)
+        rest = [(lines.slice(len(d)), slots[len(d):]) for (lines, slots, _, _), d in zip(pieces, due)]
+        rest = [(lines, slots) for lines, slots in rest if len(slots)]
+        if len(rest) > 1:  # one sorted piece again
+            slots = np.concatenate([s for _, s in rest])
+            order = np.argsort(slots, kind="stable")
+            rest = [(pa.concat_arrays([lines for lines, _ in rest]).take(pa.array(order)), slots[order])]
+        self.pending = rest
 
 
-class Producer:
-    """Simulator + mess + emitter: the one loop both modes share."""
-
-    def __init__(self, sink: Sink, sim: Simulator, mess: Mess, slot_ms: int, cap_ms: int | None):
-        self.sim = sim
-        self.mess = mess
-        self.emitter = _Emitter(sink, slot_ms, cap_ms)
-        self.first_ms: int | None = None
-        self.last_start: int | None = None
-        self.last_ms: int | None = None
-
-    def run_window(
-        self,
-        start_ms: int,
-        end_ms: int,
-        quota: int,
-        starts: list[int],
-        progress: Callable[[int], None] | None = None,
-        truncate_at_end: bool = False,
-    ) -> int:
-        sim, emit = self.sim, self._emit
-        made = 0
-        for n, start in enumerate(starts):
-            if made >= quota:
-                break
-            self.last_start = start
-            times, lines = sim.session_events(start, quota - made)
-            if truncate_at_end and times[-1] >= end_ms:
-                keep = bisect_left(times, end_ms)
-                times, lines = times[:keep], lines[:keep]
-            if times:
-                emit(times, lines)
-                made += len(times)
-            if n % 64 == 63:
-                self.emitter.release((start - MAX_SESSION_MS - MAX_DELIVERY_DELAY_MS) // self.emitter.slot_ms)
-                if progress:
-                    progress(made)
-        return made
-
-    def _emit(self, times: list[int], lines_: list[str]) -> None:
-        first, last = times[0], times[-1]
-        if self.first_ms is None or first < self.first_ms:
-            self.first_ms = first
-        if self.last_ms is None or last > self.last_ms:
-            self.last_ms = last
-        # One network delay per session: a device's latency barely changes within a visit.
-        delay = 200 + int(self.sim.rng.random() * (MAX_DELIVERY_DELAY_MS - 200))
-        if self.mess.duplicate_rate or self.mess.malformed_rate or self.mess.late_rate or self.mess.future_rate:
-            for ts, line in zip(times, lines_):
-                self._emit_messy(ts, ts + delay, line)
-            return
-        emitter = self.emitter
-        if emitter.cap_ms is not None and last + delay > emitter.cap_ms:
-            for ts, line in zip(times, lines_):
-                emitter.add(ts + delay, line)
-            return
-        # The hot path: no mess, nothing near "now"; the same as add(), inlined.
-        slots, slot_ms = emitter.slots, emitter.slot_ms
-        for ts, line in zip(times, lines_):
-            slot = (ts + delay) // slot_ms
-            lines = slots.get(slot)
-            if lines is None:
-                lines = slots[slot] = []
-                heapq.heappush(emitter.order, slot)
-            lines.append(line)
-
-    def _emit_messy(self, ts: int, arrival: int, line: str) -> None:
-        rng, mess, counts, add = self.sim.rng, self.mess, self.sim.counts, self.emitter.add
-        if mess.late_rate and rng.random() < mess.late_rate:
-            arrival += rng.randrange(*LATE_DELAY_MS)
-            counts.late += 1
-        add(arrival, line)
-        if mess.duplicate_rate and rng.random() < mess.duplicate_rate:
-            add(arrival + rng.randrange(0, 30_000), line)  # an at-least-once resend
-            counts.duplicates += 1
-        if mess.malformed_rate and rng.random() < mess.malformed_rate:
-            kind = rng.choice(sorted(counts.malformed))
-            add(arrival, corrupt(line, kind, rng))
-            counts.malformed[kind] += 1
-        if mess.future_rate and rng.random() < mess.future_rate:
-            record = json.loads(line)
-            shifted = parse_timestamp(record["timestamp"]) + timedelta(days=rng.randrange(*FUTURE_SHIFT_DAYS))
-            record["timestamp"] = format_timestamp(shifted)
-            record["event_id"] = self.sim._uuid()
-            add(arrival, json.dumps(record, separators=(",", ":")))
-            counts.future += 1
-
-
-def corrupt(line: str, kind: str, rng) -> str:
+def corrupt(line: str, kind: str, rng: random.Random) -> str:
     """A copy of a good line broken in one known way, so the quarantine's reason can be checked."""
     if kind == "malformed_json":
         return line[: rng.randrange(5, len(line) - 2)]
@@ -209,16 +216,35 @@ def corrupt(line: str, kind: str, rng) -> str:
     return json.dumps(record, separators=(",", ":"))
 
 
-def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: float, produced: int) -> RunSummary:
+def _exactly(batches: list[tuple[Sessions, Events]], quota: int,
+             rng: np.random.Generator) -> list[tuple[Sessions, Events]]:
+    """Visits in a random order until ``quota`` events: a visit is kept whole or left out, and the last one taken
+    ends early (a prefix of a visit is still a visit)."""
+    sizes = [np.bincount(events.session, minlength=len(sessions.start)) for sessions, events in batches]
+    every = np.concatenate(sizes)
+    rank = np.argsort(rng.random(len(every)))
+    before = np.cumsum(every[rank]) - every[rank]
+    allowance = np.empty_like(every)
+    allowance[rank] = np.clip(quota - before, 0, None)
+    kept, offset = [], 0
+    for (sessions, events), size in zip(batches, sizes):
+        limit = allowance[offset : offset + len(size)][events.session]
+        position = np.arange(len(events)) - (np.cumsum(size) - size)[events.session]
+        kept.append((sessions, events.take(np.flatnonzero(position < limit))))
+        offset += len(size)
+    return kept
+
+
+def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: float) -> RunSummary:
     sim, stats = producer.sim, sink.stats
     seconds = time.perf_counter() - started
     fmt = lambda ms: None if ms is None else format_timestamp(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))  # noqa: E731
     return RunSummary(
         mode=mode,
         seed=seed,
-        produced=produced,
-        sessions=sim.sessions,
-        records_sent=producer.emitter.sent,
+        produced=producer.produced,
+        sessions=producer.sessions,
+        records_sent=producer.sent,
         delivered=stats.delivered,
         failed=stats.failed,
         retried=stats.retried,
@@ -226,8 +252,11 @@ def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: floa
         api_calls=stats.calls,
         objects=stats.objects,
         bytes=stats.bytes,
+        firehose_records=stats.records,
         firehose_billed_bytes=stats.billed_bytes,
         firehose_cost_usd=round(firehose_cost(stats.billed_bytes), 6),
+        firehose_billed_bytes_unaggregated=stats.billed_bytes_unaggregated,
+        firehose_cost_usd_unaggregated=round(firehose_cost(stats.billed_bytes_unaggregated), 6),
         injected_duplicates=sim.counts.duplicates,
         injected_malformed=dict(sim.counts.malformed),
         injected_late=sim.counts.late,
@@ -235,20 +264,23 @@ def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: floa
         first_event=fmt(producer.first_ms),
         last_event=fmt(producer.last_ms),
         seconds=round(seconds, 3),
-        events_per_second=round(produced / seconds, 1) if seconds > 0 else 0.0,
+        events_per_second=round(producer.produced / seconds, 1) if seconds > 0 else 0.0,
         behaviour=sim.behaviour.as_dict(),
         acknowledged=dict(getattr(sink, "acknowledged", {})),
     )
 
 
-def _finish(sink: Sink, summary_factory: Callable[[], RunSummary]) -> RunSummary:
+def _deliver(mode: str, seed: int, producer: Producer, sink: Sink, started: float,
+             run: Callable[[], None]) -> RunSummary:
+    """Run, then flush; a delivery error ends the run with the summary saying what was lost."""
     try:
+        run()
         sink.flush()
     except DeliveryError as error:
-        summary = summary_factory()
+        summary = _summary(mode, seed, producer, sink, started)
         summary.error = str(error)
         return summary
-    return summary_factory()
+    return _summary(mode, seed, producer, sink, started)
 
 
 def produce_historical(
@@ -266,39 +298,37 @@ def produce_historical(
 ) -> RunSummary:
     """``days`` days of traffic from ``start``, ``events_per_day`` events each (before any injected mess)."""
     mess = mess or Mess()
-    sim = Simulator(seed=seed, users=users, products=products, behaviour=behaviour, mess=mess)
+    sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour, mess=mess)
     now = now or datetime.now(timezone.utc)
     # Records cannot arrive after now; they land in the last closed hour, so every one is sealable.
     cap_ms = int(now.timestamp() * 1000) // 3_600_000 * 3_600_000 - 1_000
-    producer = Producer(sink, sim, mess, HISTORICAL_SLOT_MS, cap_ms)
+    producer = Producer(sink, sim, mess, HISTORICAL_SLOT_MS, cap_ms, seed)
     started = time.perf_counter()
     total = days * events_per_day
-    done = 0
-    try:
+    # Visits cross midnight between the days asked for, but nothing happens after the last one.
+    end_ms = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp() * 1000) + days * DAY_MS
+
+    def run() -> None:
         for d in range(days):
             day = start + timedelta(days=d)
             day_ms = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
-            made = 0
-            # Sessions enough for the day's quota over the whole day; if flows ran short, a small top-up pass
-            # starts after the last session so events still reach the sink in arrival order.
-            while made < events_per_day:
-                needed = events_per_day - made
-                count = max(1, math.ceil(needed / sim.mean_events_per_session))
-                starts = sim.session_starts(day, count, after_ms=producer.last_start if made else None)
-                made += producer.run_window(
-                    day_ms,
-                    day_ms + DAY_MS,
-                    needed,
-                    starts,
-                    progress=(lambda m, base=done + made: progress(base + m, total)) if progress else None,
-                )
-            done += made
-        producer.emitter.release(None)
-    except DeliveryError as error:
-        summary = _summary("historical", seed, producer, sink, started, done)
-        summary.error = str(error)
-        return summary
-    summary = _finish(sink, lambda: _summary("historical", seed, producer, sink, started, done))
+            # A few more visits than the quota needs, over the whole day, then some left out at random: the
+            # day's curve keeps its shape and the count is exact.
+            spare, batches = 1.06, []
+            while sum(len(events) for _, events in batches) < events_per_day:
+                count = max(1, math.ceil(events_per_day / sim.mean_events_per_session * spare))
+                starts = sim.day_starts(day_ms, count)
+                batches = [sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, end_ms=end_ms)
+                           for at in range(0, count, BATCH_SESSIONS)]
+                spare *= 1.25
+            for sessions, events in _exactly(batches, events_per_day, producer.rng):
+                producer.add(sessions, events)
+                producer.release(int(sessions.start[-1]) // HISTORICAL_SLOT_MS)
+                if progress:
+                    progress(producer.produced, total)
+        producer.release(None)
+
+    summary = _deliver("historical", seed, producer, sink, started, run)
     summary.parameters = {
         "start": start.isoformat(),
         "days": days,
@@ -308,7 +338,7 @@ def produce_historical(
         **mess.__dict__,
     }
     if progress:
-        progress(done, total)
+        progress(producer.produced, total)
     return summary
 
 
@@ -324,27 +354,37 @@ def produce_live(
     progress: Progress | None = None,
     start: datetime | None = None,
 ) -> RunSummary:
-    """``rate`` events a second for ``duration`` seconds of wall-clock time, timestamped as they happen."""
+    """``rate`` events a second for ``duration`` seconds of wall-clock time, timestamped as they happen.
+
+    A slice is a window on continuous traffic: visits start evenly over the slice and the warm-up before it, and
+    only events inside the slice are sent (visits under way when it opens send their remaining events, visits under
+    way when it closes stop there), so the rate holds from the first second to the last. Visits picked in a random
+    order (the last one cut short) make up exactly ``rate * duration`` events.
+    """
     mess = mess or Mess()
-    sim = Simulator(seed=seed, users=users, products=products, mess=mess, stream_seed=seed_offset)
-    producer = Producer(sink, sim, mess, LIVE_SLOT_MS, None)
+    sim = ColumnarSimulator(seed=seed, users=users, products=products, mess=mess, stream_seed=seed_offset)
+    producer = Producer(sink, sim, mess, LIVE_SLOT_MS, None, seed * 1_000_003 + seed_offset)
     started = time.perf_counter()
     start_ms = int((start or datetime.now(timezone.utc)).timestamp() * 1000)
     end_ms = start_ms + int(duration * 1000)
     quota = int(rate * duration)
-    rng = sim.rng
-    starts = sorted(start_ms + rng.randrange(max(1, end_ms - start_ms)) for _ in range(max(1, quota)))
-    produced = producer.run_window(start_ms, end_ms, quota, starts, truncate_at_end=True)
-    try:
-        producer.emitter.release(None, pace=True)
-    except DeliveryError as error:
-        summary = _summary("live", seed, producer, sink, started, produced)
-        summary.error = str(error)
-        return summary
-    summary = _finish(sink, lambda: _summary("live", seed, producer, sink, started, produced))
+    # Events inside the slice come at (visits a second) x (events a visit), whenever the visits began.
+    per_ms = quota / (sim.mean_events_per_session * (end_ms - start_ms))
+    batches, made = [], 0
+    while made < quota and len(batches) < 20:
+        count = max(1, math.ceil(per_ms * (end_ms - start_ms + LIVE_WARMUP_MS) * 1.05))
+        starts = sim.uniform_starts(start_ms - LIVE_WARMUP_MS, end_ms, count)
+        for at in range(0, len(starts), BATCH_SESSIONS):
+            sessions, events = sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, begin_ms=start_ms, end_ms=end_ms)
+            batches.append((sessions, events))
+            made += len(events)
+    for sessions, events in _exactly(batches, quota, producer.rng):
+        producer.add(sessions, events)
+
+    summary = _deliver("live", seed, producer, sink, started, lambda: producer.release(None, pace=True))
     summary.parameters = {"rate": rate, "duration": duration, "seed_offset": seed_offset, **mess.__dict__}
     if progress:
-        progress(produced, produced)
+        progress(producer.produced, producer.produced)
     return summary
 
 
