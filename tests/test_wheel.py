@@ -8,6 +8,7 @@ come from the wheel: the demo then runs from a folder that has no sql/ beside it
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -20,9 +21,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_installed_outside_the_repo_runs_the_demo(tmp_path):
+    # Built from a copy of the tracked files: an in-tree build/ folder would carry modules deleted since.
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(wheels), str(REPO)], check=True, timeout=300)
+                    str(wheels), str(source)], check=True, timeout=300)
     (wheel,) = wheels.glob("clickstream_assets-*.whl")
 
     target = tmp_path / "venv"
