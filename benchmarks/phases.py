@@ -116,6 +116,7 @@ def models(warehouse: Path, days: int) -> dict:
     for model in MODELS:
         t = time.perf_counter()
         params = {"first_day": day_keys[0], "last_day": day_keys[-1]} if model.partitioned else {}
+        params.update(res["settings"].page_params())
         engine.materialize(model.sql_file, params, model.name, day_keys if model.partitioned else [])
         register(catalog, storage, [model.name], day_keys if model.partitioned else [])
         per_model[model.name] = round(time.perf_counter() - t, 2)

@@ -66,6 +66,7 @@ def measure(events: int = 200_000) -> Measured:
         for model in MODELS:
             days = [day.isoformat()] if model.partitioned else []
             params = {"first_day": day.isoformat(), "last_day": day.isoformat()} if days else {}
+            params.update(res["settings"].page_params())
             written = res["engine"].materialize(model.sql_file, params, model.name, days)
             register(res["catalog"], res["storage"], [model.name], days)
             model_bytes += written.bytes
