@@ -13,9 +13,9 @@ import pytest
 from clickstream_assets.events import build_days
 from clickstream_assets.ledger import read_ledgers
 from clickstream_assets.partitions import hour_value
+from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.sealing import seal_hours
 from clickstream_assets.settings import PipelineSettings
-from clickstream_assets.producer.runner import produce_historical
 from resources.athena import AthenaQueryError
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
