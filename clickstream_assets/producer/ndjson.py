@@ -98,7 +98,8 @@ def _record(width: int, fields: dict[str, tuple[str, int]]) -> np.dtype:
 
 
 # Four hex digits for every 16-bit value, as one uint32: a 64-bit id is four lookups.
-_HEX4 = np.frombuffer(b"".join(f"{v:04x}".encode() for v in range(65536)), dtype=np.uint32)
+_HEX4 = np.ascontiguousarray(np.frombuffer(b"0123456789abcdef", np.uint8)[
+    (np.arange(65536)[:, None] >> np.array([12, 8, 4, 0])) & 15]).view(np.uint32).ravel()
 _UUID = _record(38, {"q0": ("u1", 0), "a": ("u4", 1), "b": ("u4", 5), "d1": ("u1", 9), "c": ("u4", 10),
                      "d2": ("u1", 14), "e": ("u4", 15), "d3": ("u1", 19), "f": ("u4", 20), "d4": ("u1", 24),
                      "g": ("u4", 25), "h": ("u4", 29), "i": ("u4", 33), "q1": ("u1", 37)})
