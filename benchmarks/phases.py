@@ -83,7 +83,7 @@ def _resources(warehouse: Path):
 
 
 def clean(warehouse: Path, days: int) -> dict:
-    from clickstream_assets.events import build_days
+    from clickstream_assets.defs.processed.events import build_days
     from clickstream_assets.sealing import seal_hours
 
     res = _resources(warehouse)
@@ -104,8 +104,8 @@ def clean(warehouse: Path, days: int) -> dict:
 
 
 def models(warehouse: Path, days: int) -> dict:
-    from clickstream_assets.catalog import register
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.glue.tables import register
+    from clickstream_assets.defs.processed.models import MODELS
 
     res = _resources(warehouse)
     engine, catalog, storage = res["engine"], res["catalog"], res["storage"]

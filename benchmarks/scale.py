@@ -43,9 +43,9 @@ class Measured:
 
 
 def measure(events: int = 200_000) -> Measured:
-    from clickstream_assets.catalog import register
-    from clickstream_assets.events import build_days
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.glue.tables import register
+    from clickstream_assets.defs.processed.events import build_days
+    from clickstream_assets.defs.processed.models import MODELS
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from clickstream_assets.sealing import seal_hours

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickstream_assets.cli.runs import hour_range, materialize
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.orchestrate import hour_range, materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess

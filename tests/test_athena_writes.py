@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from clickstream_assets.events import build_days
+from clickstream_assets.defs.processed.events import build_days
 from clickstream_assets.ledger import read_ledgers
 from clickstream_assets.partitions import hour_value
 from clickstream_assets.producer.runner import produce_historical

@@ -12,8 +12,8 @@ import dagster as dg
 import pyarrow.parquet as pq
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from clickstream_assets.orchestrate import materialize
-from clickstream_assets.sensors import plan_arrivals
+from clickstream_assets.cli.runs import materialize
+from clickstream_assets.defs.raw.sensors import plan_arrivals
 from resources.sinks import LocalFirehoseSink
 from tests.pipeline import Pipeline
 

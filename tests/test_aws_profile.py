@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 import boto3
 import dagster as dg
 
+from clickstream_assets.cli.runs import materialize
 from clickstream_assets.definitions import build_definitions
+from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.models import MODELS
-from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess

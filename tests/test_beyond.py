@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.scale import Measured, plan, render
-from clickstream_assets.completeness import build_completeness
-from clickstream_assets.cost import cost_report
+from clickstream_assets.cli.cost import cost_report
+from clickstream_assets.defs.processed.completeness import build_completeness
+from clickstream_assets.defs.processed.truth import planted_truth_result
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import PipelineSettings
-from clickstream_assets.truth import planted_truth_result
 from tests.pipeline import Pipeline
 from tests.support import raw_objects
 from tests.test_models import DAILY, WHOLE
@@ -75,8 +75,8 @@ def test_every_sql_materialization_records_its_cost_and_a_budget_can_fail_it(bui
     assert models.checks["processed/sessions:scan_budget"]
     tight = dict(pipeline.resources)
     tight["settings"] = PipelineSettings(scan_budgets={"processed/sessions": 1000})
+    from clickstream_assets.cli.runs import materialize
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.orchestrate import materialize
 
     outcome = materialize(build_definitions(tight), pipeline.instance, [["processed", "sessions"]], "2026-11-03",
                           "2026-11-03")

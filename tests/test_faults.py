@@ -18,9 +18,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from clickstream_assets.cli.runs import materialize
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clickstream_assets.models import MODELS
+from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import PipelineSettings
 from tests.pipeline import Pipeline

@@ -10,9 +10,9 @@ import dagster as dg
 import pytest
 
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.jobs import producer_job
+from clickstream_assets.defs.producer.jobs import producer_job
+from clickstream_assets.defs.raw.sensors import arrival_sensor, plan_arrivals, producer_sensor
 from clickstream_assets.ledger import read_producer_runs
-from clickstream_assets.sensors import arrival_sensor, plan_arrivals, producer_sensor
 from resources.alarms import ALARMS
 from resources.metrics import CloudWatchMetrics, LocalMetrics, MetricPoint
 from resources.profile import build_resources

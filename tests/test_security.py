@@ -13,8 +13,8 @@ import boto3
 import dagster as dg
 import pytest
 
+from clickstream_assets.cli.runs import materialize
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from resources.catalog import check_identifier, check_partition_value

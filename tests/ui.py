@@ -38,9 +38,9 @@ def build_warehouse(warehouse: Path) -> None:
     """Three days of traffic through every asset, on the warehouse's own on-disk Dagster instance."""
     import dagster as dg
 
+    from clickstream_assets.cli.runs import materialize
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.models import MODELS
-    from clickstream_assets.orchestrate import materialize
+    from clickstream_assets.defs.processed.models import MODELS
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from resources.profile import build_resources

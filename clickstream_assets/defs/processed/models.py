@@ -10,9 +10,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from clickstream_assets import automation
-from clickstream_assets.catalog import table_asset
-from clickstream_assets.checks import scan_budget, scan_budget_spec
-from clickstream_assets.freshness import policy
+from clickstream_assets.defs.freshness.checks import policy
+from clickstream_assets.defs.glue.tables import table_asset
+from clickstream_assets.defs.processed.checks import scan_budget, scan_budget_spec
 from clickstream_assets.lineage import derived
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings

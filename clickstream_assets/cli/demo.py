@@ -69,9 +69,9 @@ def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], N
     ensure_dagster_home(warehouse)
     import dagster as dg
 
+    from clickstream_assets.cli.runs import hour_range, materialize
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.models import MODELS
-    from clickstream_assets.orchestrate import hour_range, materialize
+    from clickstream_assets.defs.processed.models import MODELS
     from resources.profile import build_resources
 
     resources = build_resources("local", warehouse)
@@ -150,7 +150,7 @@ def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
         for row in top.to_pylist()[:5]:
             out(f"{row['product_id']:<14} {row['purchases']:>10,} {row['views']:>9,}")
     _print_revenue(resources, out)
-    from clickstream_assets.completeness import read_report
+    from clickstream_assets.defs.processed.completeness import read_report
 
     report = read_report(resources["storage"])
     if report:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from clickstream_assets.jobs import producer_job
+from clickstream_assets.defs.producer.jobs import producer_job
 from clickstream_assets.ledger import read_manifests, stale_days, unbuilt_days
 from clickstream_assets.partitions import daily_event, hour_key
 from clickstream_assets.sealing import arrival_hour_of, hour_prefix, raw_objects

@@ -351,7 +351,7 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_backfill(args) -> int:
-    from clickstream_assets.demo import run_backfill
+    from clickstream_assets.cli.demo import run_backfill
 
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
@@ -362,7 +362,7 @@ def cmd_backfill(args) -> int:
 
 
 def cmd_cost(args) -> int:
-    from clickstream_assets.cost import cost_report, print_report
+    from clickstream_assets.cli.cost import cost_report, print_report
     from resources.profile import build_resources
 
     warehouse = warehouse_path(args.warehouse)
@@ -400,7 +400,7 @@ def cmd_deploy(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from clickstream_assets.demo import run_demo
+    from clickstream_assets.cli.demo import run_demo
 
     return run_demo(warehouse_path(args.warehouse), args.days, args.events_per_day, args.seed)
 

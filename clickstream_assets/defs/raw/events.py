@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from clickstream_assets.freshness import policy
+from clickstream_assets.defs.freshness.checks import policy
 from clickstream_assets.partitions import hour_value, hourly_arrival
 from clickstream_assets.sealing import seal_hours
 from clickstream_assets.settings import PipelineSettings

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from clickstream_assets.freshness import freshness_checks
+from clickstream_assets.defs.freshness.checks import freshness_checks
 from clickstream_assets.ledger import record_producer_run
 from clickstream_assets.partitions import daily_event, hourly_arrival
 from resources.delivery import Delivery
