@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import boto3
 import dagster as dg
 
-from clickstream_assets.cli.runs import materialize
+from clickstream_assets.cli.runs import run_plan
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers
@@ -24,16 +24,11 @@ TODAY = datetime.now(timezone.utc).date()
 START = TODAY - timedelta(days=3)
 DAYS = [START.isoformat(), (START + timedelta(days=1)).isoformat()]
 MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01)
-DAILY = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
-DAILY += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
-PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
 
 
 def run_all(defs, instance, first_hour, last_hour):
-    outcomes = [materialize(defs, instance, [["raw", "events"], ["glue", "raw_events"]], first_hour, last_hour),
-                materialize(defs, instance, DAILY, DAYS[0], DAYS[-1]),
-                materialize(defs, instance, WHOLE), materialize(defs, instance, PUBLISH)]
+    outcomes = run_plan(defs, instance, (first_hour, last_hour), (DAYS[0], DAYS[-1]))
+    assert len(outcomes) == 4
     for outcome in outcomes:
         assert outcome.success, outcome.error
         assert not outcome.blocking_failed, outcome.blocking_failed

@@ -75,10 +75,10 @@ def test_every_sql_materialization_records_its_cost_and_a_budget_can_fail_it(bui
     assert models.checks["processed/sessions:scan_budget"]
     tight = dict(pipeline.resources)
     tight["settings"] = PipelineSettings(scan_budgets={"processed/sessions": 1000})
-    from clickstream_assets.cli.runs import materialize
+    from clickstream_assets.cli.runs import run_assets
     from clickstream_assets.definitions import build_definitions
 
-    outcome = materialize(build_definitions(tight), pipeline.instance, [["processed", "sessions"]], "2026-11-03",
+    outcome = run_assets(build_definitions(tight), pipeline.instance, [["processed", "sessions"]], "2026-11-03",
                           "2026-11-03")
     assert outcome.checks["processed/sessions:scan_budget"] is False
     report = cost_report(pipeline.resources["storage"], pipeline.resources["metrics"], hours=1)

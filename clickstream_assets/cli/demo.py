@@ -15,8 +15,6 @@ from pathlib import Path
 
 from resources.profile import ensure_dagster_home
 
-SEAL = [["raw", "events"], ["glue", "raw_events"]]
-
 
 def _produce(warehouse: Path, start: date, days: int, events_per_day: int, seed: int, out) -> dict:
     """Produce once per warehouse and parameters: a second demo reuses what is there."""
@@ -63,46 +61,23 @@ def run_demo(
 
 
 def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], None] = print):
-    """Seal the arrival hours of [start, last] (and the late ones after), then build, rebuild and publish: four
-    runs on the warehouse's Dagster instance, whatever the number of days."""
+    """Seal the arrival hours of [start, last] (and the late ones after), then build, rebuild and publish: the
+    plan's four runs on the warehouse's Dagster instance, whatever the number of days."""
     os.environ["CLICKSTREAM_HOME"] = str(warehouse)
     ensure_dagster_home(warehouse)
     import dagster as dg
 
-    from clickstream_assets.cli.runs import hour_range, materialize
+    from clickstream_assets.cli.runs import hour_range, run_plan
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.defs.processed.models import MODELS
     from resources.profile import build_resources
 
     resources = build_resources("local", warehouse)
     defs = build_definitions(resources)
-    instance = dg.DagsterInstance.get()
     hours = hour_range(start, last)
     if hours is None:
         raise ValueError(f"no closed arrival hours from {start} yet")
-    daily = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
-    daily += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-    whole = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
-    whole.append(["processed", "completeness"])
-    publish = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
-    steps = [
-        ("seal arrival hours", SEAL, *hours),
-        ("build event days", daily, start.isoformat(), last.isoformat()),
-        ("rebuild whole tables", whole, None, None),
-        ("publish datasets and dashboard", publish, None, None),
-    ]
-    outcomes = []
-    for name, keys, first, final in steps:
-        if name == "build event days":
-            final = _extend_to_routed_days(resources, start, last, out)
-        step_started = time.perf_counter()
-        outcome = materialize(defs, instance, keys, first, final, name)
-        outcomes.append(outcome)
-        status = "ok" if outcome.success else f"FAILED: {outcome.error}"
-        out(f"{name:<32} {time.perf_counter() - step_started:5.1f} s  {status}")
-        if not outcome.success:
-            break
-    return resources, outcomes
+    days = lambda: (start.isoformat(), _extend_to_routed_days(resources, start, last, out))  # noqa: E731
+    return resources, run_plan(defs, dg.DagsterInstance.get(), hours, days, out)
 
 
 def _extend_to_routed_days(resources: dict, start: date, last: date, out) -> str:
