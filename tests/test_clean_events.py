@@ -13,7 +13,7 @@ from clickstream_assets.contract import FIELDS
 from clickstream_assets.ledger import read_ledgers, read_manifests, stale_days
 from clickstream_assets.producer.simulator import Mess
 from resources.catalog import load_ddl
-from resources.engine import check_params
+from resources.sql import check_params
 from tests.pipeline import Pipeline
 from tests.support import raw_lines
 

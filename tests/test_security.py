@@ -17,9 +17,9 @@ from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
-from resources.catalog import check_identifier, check_partition_value
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
+from resources.sql import check_identifier, check_partition_value
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

@@ -12,7 +12,8 @@ import yaml
 
 from clickstream_assets.contract import EVENT_SCHEMA
 from resources.alarms import ALARMS
-from resources.catalog import SQL_ROOT, load_ddl
+from resources.catalog import load_ddl
+from resources.sql import SQL_ROOT
 
 SQL_FILES = sorted(str(p.relative_to(SQL_ROOT)) for p in SQL_ROOT.rglob("*.sql"))
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "clickstream.yaml"

@@ -224,7 +224,7 @@ def test_six_months_of_history_in_two_commands(tmp_path):
 
 
 def test_ingest_via_the_stream_delivers_lines_as_live_data_arriving_now(tmp_path):
-    from clickstream_assets.cli.main import main
+    from clickstream_assets.cli.commands import main
     from tests.support import arrival_of, raw_lines
 
     sent = stranger_events(DAY, 1, 20, seed=9, redelivery_rate=0)

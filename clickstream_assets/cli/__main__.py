@@ -2,6 +2,6 @@
 
 import sys
 
-from clickstream_assets.cli.main import main
+from clickstream_assets.cli import main
 
 sys.exit(main())
