@@ -54,7 +54,7 @@ def run_demo(
     start, last = today - timedelta(days=days), today - timedelta(days=1)
     _produce(warehouse, start, days, events_per_day, seed, out)
     resources, outcomes = build_range(warehouse, start, last, out)
-    _print_summary(resources, outcomes, warehouse, out)
+    _print_build_summary(resources, outcomes, warehouse, out)
     blocking = [c for o in outcomes for c in o.blocking_failed]
     out(f"\nfinished in {time.perf_counter() - started:.1f} s")
     return 1 if blocking or not all(o.success for o in outcomes) else 0
@@ -98,13 +98,13 @@ def run_backfill(warehouse: Path, start: date, last: date, out: Callable[[str], 
     """``clickstream backfill``: the same four runs over days a user already produced or ingested."""
     started = time.perf_counter()
     resources, outcomes = build_range(warehouse, start, last, out)
-    _print_summary(resources, outcomes, warehouse, out)
+    _print_build_summary(resources, outcomes, warehouse, out)
     out(f"\nfinished in {time.perf_counter() - started:.1f} s")
     blocking = [c for o in outcomes for c in o.blocking_failed]
     return 1 if blocking or not all(o.success for o in outcomes) else 0
 
 
-def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
+def _print_build_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
     engine = resources["engine"]
     checks = {k: v for o in outcomes for k, v in o.checks.items()}
     try:
