@@ -109,6 +109,7 @@ class AthenaTwin:
         for name in sorted(referenced_tables(tree)):
             execution.bytes_scanned += self._bind(con, execution.database, name, _pruned_values(tree, name))
         _athena_count_if(tree)
+        _trino_functions(tree)
         return con.sql(tree.sql("duckdb")).to_arrow_table()
 
     def _bind(self, con, database: str, name: str, wanted: set[str] | None) -> int:
@@ -216,6 +217,13 @@ class AthenaTwin:
             "Statistics": {"EngineExecutionTimeInMillis": execution.millis,
                            "DataScannedInBytes": execution.bytes_scanned},
         }}
+
+
+def _trino_functions(tree: exp.Expression) -> None:
+    """Trino functions sqlglot writes for Athena but does not read back as their DuckDB equivalents."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "at_timezone" and len(node.expressions) == 2:
+            node.replace(exp.AtTimeZone(this=node.expressions[0], zone=node.expressions[1]))
 
 
 def _pruned_values(tree: exp.Expression, name: str) -> set[str] | None:
