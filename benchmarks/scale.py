@@ -80,7 +80,7 @@ def measure(events: int = 200_000) -> Measured:
 
 def daily_tables() -> int:
     """Clean events, quarantine and every daily model."""
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.processed.models import MODELS
 
     return 2 + sum(m.partitioned for m in MODELS)
 
