@@ -91,18 +91,26 @@ def _resources(warehouse: Path):
     return build_resources("local", warehouse)
 
 
+def load_settings():
+    from clickstream_assets.settings import load_settings
+
+    return load_settings()
+
+
 def clean(warehouse: Path, days: int) -> dict:
-    from clickstream_assets.events import build_days
+    from clickstream_assets.defs.processed.events import build_days
     from clickstream_assets.sealing import seal_hours
 
     res = _resources(warehouse)
+
+    settings = load_settings()
     hours = [(datetime(DAY.year, DAY.month, DAY.day) + timedelta(hours=h)).strftime("%Y-%m-%d-%H")
              for h in range(24 * days + 6)]
     day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
     started = time.perf_counter()
     sealed = seal_hours(res["storage"], res["engine"], hours, "2026-11-01")
     sealed_at = time.perf_counter()
-    ledgers, _, written, _ = build_days(res["storage"], res["engine"], res["settings"], day_keys)
+    ledgers, _, written, _ = build_days(res["storage"], res["engine"], settings, day_keys)
     finished = time.perf_counter()
     records = sum(m.records for m in sealed.manifests)
     return {"records": records, "clean_rows": written.rows, "seal_seconds": sealed_at - started,
@@ -113,10 +121,12 @@ def clean(warehouse: Path, days: int) -> dict:
 
 
 def models(warehouse: Path, days: int) -> dict:
-    from clickstream_assets.catalog import register
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.glue.tables import register
+    from clickstream_assets.defs.processed.models import MODELS
 
     res = _resources(warehouse)
+
+    settings = load_settings()
     engine, catalog, storage = res["engine"], res["catalog"], res["storage"]
     day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
     register(catalog, storage, ["events"], day_keys)
@@ -125,7 +135,7 @@ def models(warehouse: Path, days: int) -> dict:
     for model in MODELS:
         t = time.perf_counter()
         params = {"first_day": day_keys[0], "last_day": day_keys[-1]} if model.partitioned else {}
-        params.update(res["settings"].page_params())
+        params.update(settings.page_params())
         engine.materialize(model.sql_file, params, model.name, day_keys if model.partitioned else [])
         register(catalog, storage, [model.name], day_keys if model.partitioned else [])
         per_model[model.name] = round(time.perf_counter() - t, 2)

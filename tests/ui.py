@@ -38,9 +38,8 @@ def build_warehouse(warehouse: Path) -> None:
     """Three days of traffic through every asset, on the warehouse's own on-disk Dagster instance."""
     import dagster as dg
 
+    from clickstream_assets.cli.runs import run_plan
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.models import MODELS
-    from clickstream_assets.orchestrate import materialize
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from resources.profile import build_resources
@@ -56,17 +55,8 @@ def build_warehouse(warehouse: Path) -> None:
 
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     defs = build_definitions(build_resources("local", warehouse))
-    daily = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
-    daily += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-    steps = [
-        ([["raw", "events"], ["glue", "raw_events"]], "2026-11-02-00:00", "2026-11-05-23:00"),
-        (daily, DAYS[0], DAYS[-1]),
-        ([[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")], None, None),
-        ([["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]], None, None),
-    ]
-    for keys, first, last in steps:
-        outcome = materialize(defs, instance, keys, first, last)
-        assert outcome.success, outcome.error
+    outcomes = run_plan(defs, instance, ("2026-11-02-00:00", "2026-11-05-23:00"), (DAYS[0], DAYS[-1]))
+    assert len(outcomes) == 4 and all(o.success for o in outcomes), [o.error for o in outcomes]
 
 
 def free_port() -> int:

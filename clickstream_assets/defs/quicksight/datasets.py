@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 
 from clickstream_assets import automation
-from clickstream_assets.completeness import read_report
-from clickstream_assets.freshness import policy
+from clickstream_assets.defs.freshness.checks import policy
+from clickstream_assets.defs.processed.completeness import read_report
+from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.lineage import passthrough
-from clickstream_assets.models import MODELS
 from resources.alarms import ALARMS
 from resources.dashboards import Dashboards
 from resources.engine import Engine
