@@ -15,7 +15,8 @@ from pathlib import Path
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1000000,5000000").split(",")]
 ROOT = Path(__file__).resolve().parent.parent
-# The producer before the columnar rewrite (row-wise, one Python format call per event): timed in the same run.
+# By default the producer before the columnar rewrite (row-wise, one Python format call per event), timed in the same
+# run; BENCH_REFERENCE=<commit> compares with any other commit.
 REFERENCE = os.environ.get("BENCH_REFERENCE", "908642e")
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
@@ -74,7 +75,7 @@ def producer_figures() -> None:
         show(f"producer -> local Firehose-layout sink, {size:,} events, one core ({pinned}; target >= 1,000,000 "
              "events/s)", repeated("produce", "--warehouse", "{warehouse}", "--events", str(size)))
         if reference:
-            show(f"reference producer at {REFERENCE} (row-wise) -> local sink, {size:,} events, one core, same run",
+            show(f"reference producer at {REFERENCE} -> local sink, {size:,} events, one core, same run",
                  repeated("produce", "--warehouse", "{warehouse}", "--events", str(size), cwd=reference))
         show(f"producer alone (lines dropped, no disk), {size:,} events, one core",
              repeated("produce-discard", "--events", str(size)))
