@@ -99,25 +99,26 @@ def load_settings():
 
 def clean(warehouse: Path, days: int) -> dict:
     from clickstream_assets.defs.processed.events import build_days
+    from clickstream_assets.partitions import hour_of
     from clickstream_assets.sealing import seal_hours
 
     res = _resources(warehouse)
 
     settings = load_settings()
-    hours = [(datetime(DAY.year, DAY.month, DAY.day) + timedelta(hours=h)).strftime("%Y-%m-%d-%H")
+    hours = [hour_of(datetime(DAY.year, DAY.month, DAY.day) + timedelta(hours=h))
              for h in range(24 * days + 6)]
     day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
     started = time.perf_counter()
     sealed = seal_hours(res["storage"], res["engine"], hours, "2026-11-01")
     sealed_at = time.perf_counter()
-    ledgers, _, written, _ = build_days(res["storage"], res["engine"], settings, day_keys)
+    built = build_days(res["storage"], res["engine"], settings, day_keys)
     finished = time.perf_counter()
     records = sum(m.records for m in sealed.manifests)
-    return {"records": records, "clean_rows": written.rows, "seal_seconds": sealed_at - started,
+    return {"records": records, "clean_rows": built.clean.rows, "seal_seconds": sealed_at - started,
             "clean_seconds": finished - sealed_at, "total_seconds": finished - started,
             "events_per_s": records / (finished - started), "raw_json_bytes": sum(m.bytes for m in sealed.manifests),
-            "staged_bytes": sealed.staged_bytes, "clean_parquet_bytes": written.bytes,
-            "reconciles": all(d.reconciles for d in ledgers)}
+            "staged_bytes": sealed.staged_bytes, "clean_parquet_bytes": built.clean.bytes,
+            "reconciles": all(d.reconciles for d in built.ledgers)}
 
 
 def models(warehouse: Path, days: int) -> dict:

@@ -15,9 +15,9 @@ from pathlib import Path
 from clickstream_assets.producer.simulator import HOURLY_TRAFFIC
 from resources.pricing import (
     ATHENA_USD_PER_TB,
-    FIREHOSE_RECORD_INCREMENT,
     FIREHOSE_USD_PER_GB,
     S3_USD_PER_GB_MONTH,
+    firehose_billed_bytes,
 )
 from resources.sinks import FIREHOSE_AGGREGATE_RECORD_BYTES
 
@@ -46,6 +46,7 @@ def measure(events: int = 200_000) -> Measured:
     from clickstream_assets.defs.glue.tables import register
     from clickstream_assets.defs.processed.events import build_days
     from clickstream_assets.defs.processed.models import MODELS
+    from clickstream_assets.partitions import hour_of
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from clickstream_assets.sealing import seal_hours
@@ -60,9 +61,9 @@ def measure(events: int = 200_000) -> Measured:
                            mess=Mess(0.01, 0.005, 0.01, 0.0), now=datetime(2026, 11, 10, tzinfo=timezone.utc))
         res = build_resources("local", warehouse)
         settings = load_settings()
-        hours = [(datetime(2026, 11, 2) + timedelta(hours=h)).strftime("%Y-%m-%d-%H") for h in range(36)]
+        hours = [hour_of(datetime(2026, 11, 2) + timedelta(hours=h)) for h in range(36)]
         sealed = seal_hours(res["storage"], res["engine"], hours, "2026-11-01")
-        _, _, clean, quarantined = build_days(res["storage"], res["engine"], settings, [day.isoformat()])
+        built = build_days(res["storage"], res["engine"], settings, [day.isoformat()])
         register(res["catalog"], res["storage"], ["events"], [day.isoformat()])
         model_bytes = models_scanned = 0
         for model in MODELS:
@@ -74,8 +75,8 @@ def measure(events: int = 200_000) -> Measured:
             model_bytes += written.bytes
             models_scanned += written.stats.bytes_scanned
         return Measured(events, sum(m.bytes for m in sealed.manifests), sealed.staged_bytes,
-                        clean.bytes + quarantined.bytes, model_bytes,
-                        clean.stats.bytes_scanned + quarantined.stats.bytes_scanned, models_scanned)
+                        built.clean.bytes + built.quarantined.bytes, model_bytes,
+                        built.clean.stats.bytes_scanned + built.quarantined.stats.bytes_scanned, models_scanned)
 
 
 def daily_tables() -> int:
@@ -95,7 +96,7 @@ def plan(m: Measured, events_per_day: int = EVENTS_PER_DAY) -> dict:
     streams = max(math.ceil(peak_records_s / FIREHOSE_RECORDS_PER_S),
                   math.ceil(peak_records_s / RECORDS_PER_CALL / FIREHOSE_REQUESTS_PER_S),
                   math.ceil(peak_mib_s / FIREHOSE_MIB_PER_S))
-    billed = events_per_day * math.ceil(record_bytes / FIREHOSE_RECORD_INCREMENT) * FIREHOSE_RECORD_INCREMENT
+    billed = events_per_day * firehose_billed_bytes(record_bytes)
     # Aggregated: whole events packed into records of FIREHOSE_AGGREGATE_RECORD_BYTES (a multiple of 5 KB), each
     # leaving on average half an event of its limit unused.
     per_record = (FIREHOSE_AGGREGATE_RECORD_BYTES - record_bytes / 2) // record_bytes

@@ -30,15 +30,27 @@ EVENT_CHECKS = [
     dg.AssetCheckSpec("late_records_pending", asset=EVENTS,
                       description="No built day has late records waiting in sealed hours it did not read."),
 ]
-SCAN_CHECKS = [dg.AssetCheckSpec("scan_budget", asset=EVENTS,
-                                 description="Bytes scanned stay within the asset's budget (settings.scan_budgets).")]
+
+
+def scan_budget_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec("scan_budget", asset=asset_key,
+                             description="Bytes scanned stay within the asset's budget (settings.scan_budgets).")
+
+
+SCAN_CHECKS = [scan_budget_spec(EVENTS)]
 QUARANTINE_CHECKS = [
     dg.AssetCheckSpec("reasons_known", asset=QUARANTINE, blocking=True,
                       description="Every quarantined line carries one of the contract's reason codes."),
 ]
 
 
-def contract_and_types(engine: Engine, storage: Storage, days: list[str]) -> dg.AssetCheckResult:
+def events_contract(engine: Engine, days: list[str]) -> list[dict]:
+    """Per day, the rows of ``events`` that break the contract and the repeated event_ids: read by two checks."""
+    found, _ = engine.query("checks/events_contract.sql", _range(days), partitions={"events": days})
+    return found.to_pylist()
+
+
+def contract_and_types(engine: Engine, storage: Storage, days: list[str], rows: list[dict]) -> dg.AssetCheckResult:
     table = engine.table_def("events")
     expected = [c.name for c in table.columns]
     wrong_schema = []
@@ -48,8 +60,6 @@ def contract_and_types(engine: Engine, storage: Storage, days: list[str]) -> dg.
                 if pq.read_schema(handle).names != expected:
                     wrong_schema.append(day)
                     break
-    found, _ = engine.query("checks/events_contract.sql", _range(days), partitions={"events": days})
-    rows = found.to_pylist()
     problems = {
         k: sum(r[k] for r in rows)
         for k in ("bad_event_id", "bad_event_ts", "bad_event_type", "bad_device_type", "bad_user_type",
@@ -64,9 +74,8 @@ def contract_and_types(engine: Engine, storage: Storage, days: list[str]) -> dg.
     )
 
 
-def event_id_unique(engine: Engine, days: list[str]) -> dg.AssetCheckResult:
-    found, _ = engine.query("checks/events_contract.sql", _range(days), partitions={"events": days})
-    duplicates = {r["dt"].isoformat(): r["duplicate_event_ids"] for r in found.to_pylist()}
+def event_id_unique(rows: list[dict]) -> dg.AssetCheckResult:
+    duplicates = {r["dt"].isoformat(): r["duplicate_event_ids"] for r in rows}
     return dg.AssetCheckResult(
         check_name="event_id_unique",
         asset_key=EVENTS,
@@ -161,11 +170,6 @@ def scan_budget(asset_key: dg.AssetKey, bytes_scanned: int, budget: int) -> dg.A
         metadata={"bytes_scanned": bytes_scanned, "budget_bytes": budget,
                   "share_of_budget": round(bytes_scanned / budget, 6) if budget else 0.0},
     )
-
-
-def scan_budget_spec(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec("scan_budget", asset=asset_key,
-                             description="Bytes scanned stay within the asset's budget (settings.scan_budgets).")
 
 
 def _range(days: list[str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import dagster as dg
 
 from clickstream_assets import automation
 from clickstream_assets.ledger import read_ledgers, read_manifests, read_producer_runs
+from clickstream_assets.partitions import hour_start
 from clickstream_assets.sealing import arrival_hour_of, object_bytes, raw_objects
 from clickstream_assets.settings import PipelineSettings
 from resources.storage import Storage
@@ -58,7 +59,7 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
     # Hop 2, landing: what is in raw now, per object, against what the stream acknowledged.
     landed_by_object, unread = _landed(storage, manifests)
     for key in unread:
-        hour = datetime.strptime(arrival_hour_of(storage, key), "%Y-%m-%d-%H").replace(tzinfo=timezone.utc)
+        hour = hour_start(arrival_hour_of(storage, key))
         if hour + timedelta(hours=1) > now:
             continue  # the open hour: not due for sealing yet
         gaps.append(f"sealing: hour {arrival_hour_of(storage, key)}: object {key.rsplit('/', 1)[-1]} is not sealed "
@@ -76,7 +77,7 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
     for hour, manifest in manifests.items():
         hours.setdefault(hour, {"landed": 0, "sealed": 0})["sealed"] = manifest.records
     for hour, row in sorted(hours.items()):
-        closed = datetime.strptime(hour, "%Y-%m-%d-%H").replace(tzinfo=timezone.utc) + timedelta(hours=1) <= now
+        closed = hour_start(hour) + timedelta(hours=1) <= now
         row["pending"] = not closed
         if closed and row["landed"] != row["sealed"]:
             gaps.append(f"sealing: hour {hour}: {row['landed']} records landed, {row['sealed']} sealed")

@@ -2,13 +2,16 @@
 
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 
 from clickstream_assets.defs.freshness.checks import policy
 from clickstream_assets.defs.processed import checks
+from clickstream_assets.defs.processed.bookkeeping import failures_counted, query_points
 from clickstream_assets.ledger import (
     DayLedger,
+    SealManifest,
     hours_holding,
     now_iso,
     read_manifests,
@@ -18,12 +21,22 @@ from clickstream_assets.ledger import (
 from clickstream_assets.lineage import clean_events_lineage
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
-from resources.engine import Engine
-from resources.metrics import Metrics, attributed, points
+from resources.engine import Engine, WriteResult
+from resources.metrics import Metrics, points
 from resources.storage import Storage
 
 
-def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, days: list[str]):
+@dataclass(frozen=True)
+class BuiltDays:
+    """What rebuilding some days wrote: a ledger per day, the seal manifests read, and the two writes."""
+
+    ledgers: list[DayLedger]
+    manifests: dict[str, SealManifest]
+    clean: WriteResult
+    quarantined: WriteResult
+
+
+def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, days: list[str]) -> BuiltDays:
     """Rebuild the clean and quarantine partitions of ``days`` from exactly the sealed hours that hold them."""
     manifests = read_manifests(storage)
     hours = hours_holding(manifests, days)
@@ -58,7 +71,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
         )
         write_ledger(storage, ledger)
         ledgers.append(ledger)
-    return ledgers, manifests, clean, quarantined
+    return BuiltDays(ledgers, manifests, clean, quarantined)
 
 
 @dg.multi_asset(
@@ -98,22 +111,13 @@ def clean_events(
     context: dg.AssetExecutionContext, storage: Storage, engine: Engine, settings: PipelineSettings, metrics: Metrics
 ) -> Iterator:
     days = list(context.partition_keys)
-    try:
-        ledgers, manifests, clean, quarantined = build_days(storage, engine, settings, days)
-    except Exception:
-        metrics.put(points({"QueryFailures": 1}, Asset="processed/events"))
-        raise
+    with failures_counted(metrics, "processed/events"):
+        built = build_days(storage, engine, settings, days)
+    ledgers, manifests, clean, quarantined = built.ledgers, built.manifests, built.clean, built.quarantined
     batch = [p for d in ledgers for p in points(
         {"RowsClean": d.clean, "RowsDuplicate": d.duplicates, "RowsQuarantined": d.quarantined, "RowsLate": d.late,
          "RecordsTaken": d.taken}, Asset="processed/events", Partition=d.dt)]
-    batch += points({"QueryBytesScanned": clean.stats.bytes_scanned + quarantined.stats.bytes_scanned}, "Bytes",
-                    Asset="processed/events")
-    batch += points({"QuerySeconds": clean.stats.seconds + quarantined.stats.seconds}, "Seconds",
-                    Asset="processed/events")
-    batch += attributed("QueryCostUSD", clean.stats.cost_usd + quarantined.stats.cost_usd,
-                        {d: clean.partitions[d].bytes + quarantined.partitions[d].bytes for d in days},
-                        Asset="processed/events")
-    metrics.put(batch)
+    metrics.put(batch + query_points("processed/events", clean, quarantined))
     for day, ledger in zip(days, ledgers):
         context.log_event(
             dg.AssetObservation(
@@ -141,8 +145,9 @@ def clean_events(
         metadata={"rows": dg.MetadataValue.int(quarantined.rows), "bytes": dg.MetadataValue.int(quarantined.bytes),
                   **{f"reason_{k}": v for k, v in sum_reasons(ledgers).items()}},
     )
-    yield checks.contract_and_types(engine, storage, days)
-    yield checks.event_id_unique(engine, days)
+    contract = checks.events_contract(engine, days)  # one query answers both checks
+    yield checks.contract_and_types(engine, storage, days, contract)
+    yield checks.event_id_unique(contract)
     yield checks.counts_reconcile(ledgers)
     yield checks.quarantine_rate(ledgers, settings.quarantine_rate_threshold)
     yield checks.session_gaps(engine, days, settings.session_gap_minutes)

@@ -12,12 +12,13 @@ import pyarrow.parquet as pq
 from clickstream_assets import automation
 from clickstream_assets.defs.freshness.checks import policy
 from clickstream_assets.defs.glue.tables import table_asset
+from clickstream_assets.defs.processed.bookkeeping import failures_counted, query_points
 from clickstream_assets.defs.processed.checks import scan_budget, scan_budget_spec
 from clickstream_assets.lineage import derived
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine, WriteResult
-from resources.metrics import Metrics, attributed, points
+from resources.metrics import Metrics, points
 from resources.sql import sql_summary
 from resources.storage import Storage
 
@@ -141,18 +142,9 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         params = {"first_day": min(days), "last_day": max(days)} if days else {}
         params.update(settings.page_params())  # only the SQL that names a pattern receives it
         asset = key.to_user_string()
-        try:
+        with failures_counted(metrics, asset):
             result = engine.materialize(model.sql_file, params, model.name, days)
-        except Exception:
-            metrics.put(points({"QueryFailures": 1}, Asset=asset))
-            raise
-        metrics.put(
-            points({"Rows": result.rows}, Asset=asset)
-            + points({"QueryBytesScanned": result.stats.bytes_scanned}, "Bytes", Asset=asset)
-            + points({"QuerySeconds": result.stats.seconds}, "Seconds", Asset=asset)
-            + attributed("QueryCostUSD", result.stats.cost_usd, {k: v.bytes for k, v in result.partitions.items()},
-                         Asset=asset)
-        )
+        metrics.put(points({"Rows": result.rows}, Asset=asset) + query_points(asset, result))
         table = engine.table_def(model.name)
         yield dg.MaterializeResult(
             metadata={
