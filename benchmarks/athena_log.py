@@ -58,6 +58,7 @@ def measure(days: int = 30, events_per_day: int = 2_000) -> tuple[int, list[Step
 
     from clickstream_assets.defs.processed.events import build_days
     from clickstream_assets.defs.processed.models import MODELS
+    from clickstream_assets.partitions import hour_of
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.sealing import seal_hours
     from clickstream_assets.settings import PipelineSettings
@@ -85,7 +86,7 @@ def measure(days: int = 30, events_per_day: int = 2_000) -> tuple[int, list[Step
                                 sum(e.bytes_scanned for e in twin.log)))
 
         now = datetime.now(timezone.utc)
-        hours = [(now - timedelta(hours=h)).strftime("%Y-%m-%d-%H") for h in (1, 0)]
+        hours = [hour_of(now - timedelta(hours=h)) for h in (1, 0)]
         step("sealing", f"{days} days of events", lambda: seal_hours(storage, engine, hours, start.isoformat()))
         for scope, window in ((f"{days}-day backfill", all_days), ("one day", all_days[-1:])):
             step("clean events + quarantine", scope, lambda w=window: build_days(storage, engine, settings, w))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +16,7 @@ warnings.filterwarnings("ignore", message=r".*`owners`.*beta")
 
 DEFAULT_CALENDAR_START = "2026-11-01"
 CALENDAR_FILE = "calendar.json"
+HOUR_FORMAT = "%Y-%m-%d-%H"  # an arrival hour as stored in paths, manifests and catalogs: 2026-11-01-10
 
 
 def warehouse_calendar_file() -> Path:
@@ -65,3 +66,18 @@ def hour_value(partition_key: str) -> str:
 
 def hour_key(value: str) -> str:
     return f"{value}:00"
+
+
+def hour_of(moment: datetime) -> str:
+    """The arrival hour holding ``moment``: ``2026-11-01-10``."""
+    return moment.strftime(HOUR_FORMAT)
+
+
+def hour_start(value: str) -> datetime:
+    """When the arrival hour ``2026-11-01-10`` begins, in UTC."""
+    return datetime.strptime(value, HOUR_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def hour_partition(moment: datetime) -> str:
+    """Dagster's hourly partition key of the hour holding ``moment``: ``2026-11-01-10:00``."""
+    return hour_key(hour_of(moment))

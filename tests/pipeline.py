@@ -11,7 +11,7 @@ import dagster as dg
 from clickstream_assets.cli.runs import hour_range, run_assets
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.plan import EVENT_DAY_KEYS, SEAL_KEYS
-from clickstream_assets.partitions import hour_key
+from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import load_settings
@@ -39,7 +39,7 @@ class Pipeline:
         return run_assets(self.defs, self.instance, SEAL, first_hour, last_hour, "seal")
 
     def seal_hours(self, first: datetime, last: datetime):
-        fmt = lambda t: hour_key(t.strftime("%Y-%m-%d-%H"))  # noqa: E731
+        fmt = hour_partition
         return run_assets(self.defs, self.instance, SEAL, fmt(first), fmt(last), "seal")
 
     def build(self, first: str, last: str | None = None, keys=DAYS):

@@ -12,7 +12,7 @@ from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.plan import PLAN
 from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.partitions import hour_key
+from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
 from resources.profile import build_resources
@@ -65,8 +65,8 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
     assert sent.error is None and sent.delivered == sent.records_sent
     # Firehose keys objects by the hour they arrive: now.
     now = datetime.now(timezone.utc)
-    first_hour = hour_key((now - timedelta(hours=1)).strftime("%Y-%m-%d-%H"))
-    last_hour = hour_key(now.strftime("%Y-%m-%d-%H"))
+    first_hour = hour_partition(now - timedelta(hours=1))
+    last_hour = hour_partition(now)
     resources = build_resources("aws")
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
@@ -135,4 +135,4 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
 def _local_hours(start: date):
     first = datetime(start.year, start.month, start.day)
     last = datetime.now(timezone.utc).replace(tzinfo=None)
-    return hour_key(first.strftime("%Y-%m-%d-%H")), hour_key(last.strftime("%Y-%m-%d-%H"))
+    return hour_partition(first), hour_partition(last)

@@ -21,7 +21,7 @@ import pytest
 from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.partitions import hour_key
+from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
 from resources.engine import DuckDBEngine
@@ -49,8 +49,8 @@ def test_firehose_faults_lose_nothing_and_leave_no_duplicate(aws, failure_rate):
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
     sealed = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
-                         hour_key((now - timedelta(hours=1)).strftime("%Y-%m-%d-%H")),
-                         hour_key(now.strftime("%Y-%m-%d-%H")))
+                         hour_partition(now - timedelta(hours=1)),
+                         hour_partition(now))
     built = run_assets(defs, instance, [["processed", "events"], ["processed", "quarantine"]],
                         day.isoformat(), (day + timedelta(days=1)).isoformat())
     assert sealed.success and built.success and not built.blocking_failed, (sealed.error, built.error)

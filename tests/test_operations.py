@@ -13,6 +13,7 @@ from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.producer.jobs import producer_job, producer_sensor
 from clickstream_assets.defs.raw.sensors import arrival_sensor, plan_arrivals
 from clickstream_assets.ledger import read_producer_runs
+from clickstream_assets.partitions import hour_of
 from clickstream_assets.settings import PipelineSettings
 from resources.alarms import ALARMS
 from resources.metrics import CloudWatchMetrics, LocalMetrics, MetricPoint
@@ -80,7 +81,7 @@ def test_live_sealing_seals_the_open_hour_at_most_every_n_minutes(tmp_path):
     # Off (the default): the open hour waits until it closes.
     assert plan_arrivals(storage, now, None, live_minutes=0)[0] == []
     requests, cursor = plan_arrivals(storage, now, None, live_minutes=15)
-    assert [r.run_key.split(":")[1] for r in requests] == [f"{hour:%Y-%m-%d-%H}"]
+    assert [r.run_key.split(":")[1] for r in requests] == [hour_of(hour)]
     assert pipeline.seal_hours(hour, hour).success
     more = LocalFirehoseSink(str(pipeline.warehouse / "raw"), seed=12345)
     more.send([json.dumps({"n": "more traffic"})], now=now.timestamp())
@@ -90,7 +91,7 @@ def test_live_sealing_seals_the_open_hour_at_most_every_n_minutes(tmp_path):
     requests, cursor = plan_arrivals(storage, now + timedelta(minutes=5), cursor, live_minutes=15)
     assert seals(requests) == []
     requests, _ = plan_arrivals(storage, now + timedelta(minutes=16), cursor, live_minutes=15)
-    assert seals(requests) == [f"{hour:%Y-%m-%d-%H}"]
+    assert seals(requests) == [hour_of(hour)]
 
 
 def test_the_sensor_keeps_its_cursor_across_restarts(tmp_path):

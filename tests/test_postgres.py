@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from clickstream_assets.ledger import read_ledgers, read_manifests
+from clickstream_assets.partitions import hour_of
 from tests.pipeline import Pipeline
 from tests.postgres import find_postgres, postgres_server
 from tests.test_automation import dashboard_sessions, parquet_rows, run_automation, run_sensor
@@ -152,7 +153,7 @@ def test_the_daemon_ticks_the_arrival_sensor_through_the_code_location_and_keeps
 
     warehouse = tmp_path / "w"
     landed = datetime.now(timezone.utc) - timedelta(hours=3)
-    hour = landed.strftime("%Y-%m-%d-%H")
+    hour = hour_of(landed)
     land(warehouse, landed, n=5)
     # The code location reads the same warehouse, as on AWS it reads the same buckets as the runs.
     served = {"CLICKSTREAM_PROFILE": "local", "CLICKSTREAM_HOME": str(warehouse)}

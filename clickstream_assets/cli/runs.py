@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 
 from clickstream_assets.defs.plan import PLAN, Step, range_tags
-from clickstream_assets.partitions import hour_key
+from clickstream_assets.partitions import hour_partition
 
 
 @dataclass
@@ -130,4 +130,4 @@ def hour_range(first_day: date, last_day: date, now: datetime | None = None) -> 
     end = min(datetime(last_day.year, last_day.month, last_day.day) + timedelta(days=2), open_hour)
     if end < start:
         return None
-    return hour_key(start.strftime("%Y-%m-%d-%H")), hour_key(end.strftime("%Y-%m-%d-%H"))
+    return hour_partition(start), hour_partition(end)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from clickstream_assets.ledger import read_ledgers, read_manifests
+from clickstream_assets.partitions import hour_start
 from resources.metrics import MetricPoint, Metrics
 from resources.storage import Storage
 
@@ -33,7 +34,7 @@ def newest_data(key: tuple[str, ...], storage: Storage) -> datetime | None:
         manifests = [h for h, m in read_manifests(storage).items() if not m.empty]
         if not manifests:
             return None
-        return datetime.strptime(max(manifests), "%Y-%m-%d-%H").replace(tzinfo=timezone.utc) + timedelta(hours=1)
+        return hour_start(max(manifests)) + timedelta(hours=1)
     days = [d for d, ledger in read_ledgers(storage).items() if ledger.clean]
     if not days:
         return None

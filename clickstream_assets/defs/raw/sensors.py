@@ -8,7 +8,7 @@ import dagster as dg
 
 from clickstream_assets.defs.plan import EVENT_DAY_KEYS, SEAL_KEYS, range_tags
 from clickstream_assets.ledger import read_manifests, stale_days, unbuilt_days
-from clickstream_assets.partitions import daily_event, hour_key
+from clickstream_assets.partitions import daily_event, hour_key, hour_of, hour_start
 from clickstream_assets.sealing import arrival_hour_of, hour_prefix, raw_objects
 from clickstream_assets.settings import PipelineSettings
 from resources.storage import Storage
@@ -19,10 +19,9 @@ def _digest(*parts: object) -> str:
 
 
 def _hours_between(first: str, last: str) -> list[str]:
-    start = datetime.strptime(first, "%Y-%m-%d-%H")
-    end = datetime.strptime(last, "%Y-%m-%d-%H")
-    return [(start + timedelta(hours=h)).strftime("%Y-%m-%d-%H") for h in range(int((end - start).total_seconds()
-                                                                                     // 3600) + 1)]
+    start = hour_start(first)
+    end = hour_start(last)
+    return [hour_of(start + timedelta(hours=h)) for h in range(int((end - start).total_seconds() // 3600) + 1)]
 
 
 def plan_arrivals(
@@ -39,7 +38,7 @@ def plan_arrivals(
     The cursor is the earliest hour not yet sealed and closed: hours before it are never listed again.
     """
     state = json.loads(cursor) if cursor else {}
-    current = now.strftime("%Y-%m-%d-%H")
+    current = hour_of(now)
     if state.get("from_hour"):
         first = state["from_hour"]
     else:
@@ -51,8 +50,7 @@ def plan_arrivals(
     to_seal, next_from = [], None
     for hour in _hours_between(first, current):
         objects = storage.list("raw", hour_prefix(storage, hour))
-        closed = datetime.strptime(hour, "%Y-%m-%d-%H").replace(tzinfo=timezone.utc) + timedelta(
-            hours=1, minutes=grace_minutes) <= now
+        closed = hour_start(hour) + timedelta(hours=1, minutes=grace_minutes) <= now
         manifest = manifests.get(hour)
         sealed = {o["key"] for o in manifest.objects} if manifest else set()
         changed = bool(objects) and {o.key for o in objects} != sealed
@@ -101,8 +99,7 @@ def _contiguous(hours: list[str]) -> list[list[str]]:
     blocks: list[list[str]] = []
     for hour in sorted(hours):
         previous = blocks[-1][-1] if blocks else None
-        if previous and datetime.strptime(hour, "%Y-%m-%d-%H") - datetime.strptime(previous, "%Y-%m-%d-%H") == \
-                timedelta(hours=1):
+        if previous and hour_start(hour) - hour_start(previous) == timedelta(hours=1):
             blocks[-1].append(hour)
         else:
             blocks.append([hour])
