@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 import dagster as dg
 import sqlglot
 from sqlglot import exp
+
+from resources.files import write_text_durably
 
 # SQL_ROOT and the checks are re-exported: modules written before resources/sql.py import them from here.
 from resources.sql import SQL_ROOT, check_identifier, check_partition_value, load_sql  # noqa: F401
@@ -139,9 +140,7 @@ class LocalCatalog(Catalog):
         return json.loads(self._path.read_text())
 
     def _write(self, data: dict) -> None:
-        tmp = self._path.with_name(f".catalog.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, self._path)
+        write_text_durably(self._path, json.dumps(data, indent=1, sort_keys=True))
 
     def ensure_table(self, table: TableDef) -> bool:
         with self._locked() as data:

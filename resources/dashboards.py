@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources.catalog import TableDef
+from resources.files import write_text_durably
 from resources.html_dashboard import render
 
 
@@ -28,9 +28,7 @@ class Dashboards(dg.ConfigurableResource, ABC):
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_durably(path, text)
 
 
 class LocalDashboards(Dashboards):

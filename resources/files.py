@@ -47,3 +47,15 @@ def durable_replace(tmp: str, target: str) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, target)
     sync_directory(os.path.dirname(target))
+
+
+def write_text_durably(path: str | os.PathLike, text: str) -> None:
+    """Replace a small text file (a catalog, a dashboard) whole: readers see the old file or the new one, never a
+    half-written one, and the new one survives a power cut. The temporary name is per process, so two writers
+    never share one."""
+    target = os.fspath(path)
+    directory, name = os.path.split(target)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    durable_replace(tmp, target)
