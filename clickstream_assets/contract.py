@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-import pyarrow as pa
-
 # Version 2 adds the commerce fields (COMMERCE_FIELDS); version 1 is the same contract without them. Both stay valid.
 SCHEMA_VERSION = 2
 SCHEMA_VERSIONS = (1, 2)
@@ -102,32 +100,6 @@ _CURRENCY_RE = re.compile(CURRENCY_PATTERN)
 CHECKOUT_PAGE = "/checkout"
 CONFIRMATION_PAGE = "/checkout/confirmation"
 PRODUCT_PAGE_PREFIX = "/product/"
-
-EVENT_SCHEMA = pa.schema(
-    [
-        pa.field("event_id", pa.string(), nullable=False),
-        pa.field("schema_version", pa.int32(), nullable=False),
-        pa.field("event_ts", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("event_type", pa.string(), nullable=False),
-        pa.field("page", pa.string(), nullable=False),
-        pa.field("product_id", pa.string()),
-        pa.field("user_id", pa.string(), nullable=False),
-        pa.field("session_id", pa.string(), nullable=False),
-        pa.field("device_type", pa.string(), nullable=False),
-        pa.field("browser", pa.string(), nullable=False),
-        pa.field("location", pa.string(), nullable=False),
-        pa.field("referrer_url", pa.string()),
-        pa.field("user_type", pa.string(), nullable=False),
-        pa.field("arrival_ts", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("source_object", pa.string(), nullable=False),
-        # Version 2's commerce fields, last so the table only grows at its end (Glue and Parquet read by name).
-        pa.field("order_id", pa.string()),
-        pa.field("price", pa.decimal128(18, 4)),
-        pa.field("quantity", pa.int32()),
-        pa.field("currency", pa.string()),
-    ]
-)
-"""Clean events as stored (partition column ``dt`` is the directory); ``timestamp`` becomes ``event_ts``."""
 
 
 @dataclass(frozen=True)

@@ -108,13 +108,6 @@ class Sink(ABC):
     def close(self) -> None:
         self.flush()
 
-    def __enter__(self) -> Sink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-
 
 class LocalFirehoseSink(Sink):
     """Writes objects under ``<root>/<prefix>/YYYY/MM/DD/HH/`` by arrival time, buffered by size and seconds.

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from clickstream_assets.contract import EVENT_SCHEMA, FIELDS, REASONS, classify_line
+from clickstream_assets.contract import REASONS, classify_line
 
 ARRIVAL = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 GOOD = {
@@ -135,12 +135,6 @@ def test_the_first_problem_in_contract_order_wins():
     assert verdict(event_type="hover", timestamp="yesterday") == "unknown_event_type"
     assert set(REASONS) >= {"malformed_json", "missing_field", "bad_type", "unknown_event_type", "bad_timestamp",
                             "future_timestamp"}
-
-
-def test_the_arrow_schema_holds_every_contract_field():
-    stored = set(EVENT_SCHEMA.names)
-    assert {f for f in FIELDS if f != "timestamp"} <= stored
-    assert "event_ts" in stored
 
 
 def test_the_sql_uses_the_contracts_timestamp_pattern():

@@ -18,7 +18,6 @@ from clickstream_assets.producer.simulator import (
     MAX_SESSION_MS,
     SESSION_TIMEOUT_MS,
     Behaviour,
-    Mess,
     MessCounts,
     gap_quantiles,
 )
@@ -108,9 +107,8 @@ class ColumnarSimulator:
     """Sessions and events for sorted session starts, deterministically from ``seed``."""
 
     def __init__(self, seed: int = 1, users: int = 20_000, products: int = 2_000,
-                 behaviour: Behaviour | None = None, mess: Mess | None = None, stream_seed: int | None = None):
+                 behaviour: Behaviour | None = None, stream_seed: int | None = None):
         b = self.behaviour = behaviour or Behaviour()
-        self.mess = mess or Mess()
         self.counts = MessCounts()
         self.sessions = 0
         self.pools = p = build_pools(seed, products)

@@ -301,7 +301,7 @@ def produce_historical(
 ) -> RunSummary:
     """``days`` days of traffic from ``start``, ``events_per_day`` events each (before any injected mess)."""
     mess = mess or Mess()
-    sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour, mess=mess)
+    sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour)
     now = now or datetime.now(timezone.utc)
     # Records cannot arrive after now; they land in the last closed hour, so every one is sealable.
     cap_ms = int(now.timestamp() * 1000) // 3_600_000 * 3_600_000 - 1_000
@@ -366,7 +366,7 @@ def produce_live(
     order (the last one cut short) make up exactly ``rate * duration`` events.
     """
     mess = mess or Mess()
-    sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour, mess=mess,
+    sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour,
                             stream_seed=seed_offset)
     producer = Producer(sink, sim, mess, LIVE_SLOT_MS, None, seed * 1_000_003 + seed_offset)
     started = time.perf_counter()
