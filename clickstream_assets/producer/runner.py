@@ -13,18 +13,17 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pyarrow as pa
 
-from clickstream_assets.contract import REQUIRED_FIELDS, format_timestamp
+from clickstream_assets.contract import REQUIRED_FIELDS
 from clickstream_assets.producer.columnar import ColumnarSimulator, Events, Sessions
 from clickstream_assets.producer.ndjson import Renderer
 from clickstream_assets.producer.simulator import DAY_MS, Behaviour, Mess
+from clickstream_assets.producer.summary import RunSummary, ingested, summarize
 from clickstream_assets.producer.tally import OrderTally
-from resources.pricing import firehose_cost
 from resources.sinks import DeliveryError, Sink
 
 HISTORICAL_SLOT_MS = 60_000
@@ -38,42 +37,6 @@ BATCH_SESSIONS = 16_384  # sessions drawn at once: large enough for numpy, small
 LIVE_WARMUP_MS = 45 * 60_000
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class RunSummary:
-    mode: str
-    seed: int
-    produced: int = 0
-    sessions: int = 0
-    records_sent: int = 0
-    delivered: int = 0
-    failed: int = 0
-    retried: int = 0
-    throttled_calls: int = 0
-    api_calls: int = 0
-    objects: int = 0
-    bytes: int = 0
-    firehose_records: int = 0
-    firehose_billed_bytes: int = 0
-    firehose_cost_usd: float = 0.0
-    firehose_billed_bytes_unaggregated: int = 0  # the same events at one Firehose record each
-    firehose_cost_usd_unaggregated: float = 0.0
-    injected_duplicates: int = 0
-    injected_malformed: dict[str, int] = field(default_factory=dict)
-    injected_late: int = 0
-    injected_future: int = 0
-    first_event: str | None = None
-    last_event: str | None = None
-    seconds: float = 0.0
-    events_per_second: float = 0.0
-    error: str | None = None
-    acknowledged: dict[str, int] = field(default_factory=dict)  # local sink: object key -> records
-    behaviour: dict = field(default_factory=dict)
-    parameters: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def _line_buffers(lines: pa.Array) -> tuple[memoryview, np.ndarray]:
@@ -238,41 +201,6 @@ def _exactly(batches: list[tuple[Sessions, Events]], quota: int,
     return kept
 
 
-def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: float) -> RunSummary:
-    sim, stats = producer.sim, sink.stats
-    seconds = time.perf_counter() - started
-    fmt = lambda ms: None if ms is None else format_timestamp(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))  # noqa: E731
-    return RunSummary(
-        mode=mode,
-        seed=seed,
-        produced=producer.produced,
-        sessions=producer.sessions,
-        records_sent=producer.sent,
-        delivered=stats.delivered,
-        failed=stats.failed,
-        retried=stats.retried,
-        throttled_calls=stats.throttled_calls,
-        api_calls=stats.calls,
-        objects=stats.objects,
-        bytes=stats.bytes,
-        firehose_records=stats.records,
-        firehose_billed_bytes=stats.billed_bytes,
-        firehose_cost_usd=round(firehose_cost(stats.billed_bytes), 6),
-        firehose_billed_bytes_unaggregated=stats.billed_bytes_unaggregated,
-        firehose_cost_usd_unaggregated=round(firehose_cost(stats.billed_bytes_unaggregated), 6),
-        injected_duplicates=sim.counts.duplicates,
-        injected_malformed=dict(sim.counts.malformed),
-        injected_late=sim.counts.late,
-        injected_future=sim.counts.future,
-        first_event=fmt(producer.first_ms),
-        last_event=fmt(producer.last_ms),
-        seconds=round(seconds, 3),
-        events_per_second=round(producer.produced / seconds, 1) if seconds > 0 else 0.0,
-        behaviour={**sim.behaviour.as_dict(), "revenue": producer.orders.planted()},
-        acknowledged=dict(getattr(sink, "acknowledged", {})),
-    )
-
-
 def _deliver(mode: str, seed: int, producer: Producer, sink: Sink, started: float,
              run: Callable[[], None]) -> RunSummary:
     """Run, then flush; a delivery error ends the run with the summary saying what was lost."""
@@ -280,10 +208,10 @@ def _deliver(mode: str, seed: int, producer: Producer, sink: Sink, started: floa
         run()
         sink.flush()
     except DeliveryError as error:
-        summary = _summary(mode, seed, producer, sink, started)
+        summary = summarize(mode, seed, producer, sink, started)
         summary.error = str(error)
         return summary
-    return _summary(mode, seed, producer, sink, started)
+    return summarize(mode, seed, producer, sink, started)
 
 
 def produce_historical(
@@ -415,14 +343,4 @@ def ingest(sink: Sink, lines: Iterable[str], batch: int = 500) -> RunSummary:
         sink.flush()
     except DeliveryError as error:
         summary.error = str(error)
-    stats = sink.stats
-    summary.produced = summary.records_sent = sent
-    summary.delivered, summary.failed, summary.retried = stats.delivered, stats.failed, stats.retried
-    summary.api_calls, summary.objects, summary.bytes = stats.calls, stats.objects, stats.bytes
-    summary.throttled_calls = stats.throttled_calls
-    summary.acknowledged = dict(getattr(sink, "acknowledged", {}))
-    summary.firehose_billed_bytes = stats.billed_bytes
-    summary.firehose_cost_usd = round(firehose_cost(stats.billed_bytes), 6)
-    summary.seconds = round(time.perf_counter() - started, 3)
-    summary.events_per_second = round(sent / summary.seconds, 1) if summary.seconds else 0.0
-    return summary
+    return ingested(summary, sink, sent, started)
