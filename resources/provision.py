@@ -154,8 +154,6 @@ def dashboard_body(names: dict, region: str) -> dict:
 
 def provision(names: dict, region: str, endpoint: str | None = None, log: Callable[[str], None] = print) -> dict:
     """Create or update every resource; safe to run again."""
-    from botocore.exceptions import ClientError
-
     from resources.aws import client
 
     clients = {s: client(s, region, endpoint) for s in ("s3", "iam", "firehose", "glue", "athena", "cloudwatch",
@@ -168,15 +166,7 @@ def provision(names: dict, region: str, endpoint: str | None = None, log: Callab
     tls_only = not (endpoint or "").startswith("http://")
     if not tls_only:
         log(f"{endpoint} speaks plain HTTP: the buckets' TLS-only policy is left out on this emulator")
-    _bucket(clients["s3"], raw, region, [
-        {"ID": "raw-to-cheaper-storage", "Status": "Enabled", "Filter": {"Prefix": firehose_prefix},
-         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 90, "StorageClass": "GLACIER_IR"}],
-         "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}], tls_only)
-    _bucket(clients["s3"], processed, region, [
-        {"ID": "athena-results-expire", "Status": "Enabled", "Filter": {"Prefix": "_athena/"},
-         "Expiration": {"Days": 7}},
-        {"ID": "old-versions-expire", "Status": "Enabled", "Filter": {"Prefix": ""},
-         "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}], tls_only)
+    _buckets(clients["s3"], raw, processed, region, firehose_prefix, tls_only)
     log(f"buckets {raw}, {processed}: encrypted, private, TLS-only, lifecycle")
     stream_arn = f"arn:aws:firehose:{region}:{account}:deliverystream/{names['stream']}"
     docs = policies(raw, processed, stream_arn, account, region, names["database"], names["workgroup"], raw_prefix)
@@ -184,36 +174,18 @@ def provision(names: dict, region: str, endpoint: str | None = None, log: Callab
     _role(clients["iam"], "clickstream-pipeline", "ec2.amazonaws.com", docs["pipeline"])
     _role(clients["iam"], "clickstream-quicksight", "quicksight.amazonaws.com", docs["quicksight"])
     log("IAM roles clickstream-firehose, clickstream-pipeline, clickstream-quicksight")
-    try:
-        clients["firehose"].create_delivery_stream(
-            DeliveryStreamName=names["stream"], DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": firehose_role, "BucketARN": f"arn:aws:s3:::{raw}", "Prefix": firehose_prefix,
-                "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
-                "BufferingHints": {"SizeInMBs": FIREHOSE_BUFFER_MB, "IntervalInSeconds": FIREHOSE_BUFFER_SECONDS},
-                # GZIP objects end in .gz; sealing and Athena read both (CLICKSTREAM_RAW_COMPRESSION=GZIP).
-                "CompressionFormat": names.get("raw_compression", "UNCOMPRESSED"),
-                "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
-            })
-    except ClientError as error:
-        if not _exists(error):
-            raise
+    _create_once(lambda: clients["firehose"].create_delivery_stream(
+        DeliveryStreamName=names["stream"], DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": firehose_role, "BucketARN": f"arn:aws:s3:::{raw}", "Prefix": firehose_prefix,
+            "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+            "BufferingHints": {"SizeInMBs": FIREHOSE_BUFFER_MB, "IntervalInSeconds": FIREHOSE_BUFFER_SECONDS},
+            # GZIP objects end in .gz; sealing and Athena read both (CLICKSTREAM_RAW_COMPRESSION=GZIP).
+            "CompressionFormat": names.get("raw_compression", "UNCOMPRESSED"),
+            "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
+        }))
     log(f"Firehose stream {names['stream']} -> s3://{raw}/{firehose_prefix}")
-    try:
-        clients["glue"].create_database(DatabaseInput={"Name": names["database"],
-                                                       "Description": "Clickstream analytics tables"})
-    except ClientError as error:
-        if not _exists(error):
-            raise
-    workgroup = {"ResultConfiguration": {"OutputLocation": names["athena_output"],
-                                         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"}},
-                 "EnforceWorkGroupConfiguration": True, "PublishCloudWatchMetricsEnabled": True,
-                 "BytesScannedCutoffPerQuery": BYTES_SCANNED_CUTOFF}
-    try:
-        clients["athena"].create_work_group(Name=names["workgroup"], Configuration=workgroup)
-    except ClientError as error:
-        if not _exists(error):
-            raise
+    _query_layer(clients["glue"], clients["athena"], names)
     log(f"Glue database {names['database']}, Athena workgroup {names['workgroup']} (10 GB cut-off per query)")
     for alarm in ALARMS:
         clients["cloudwatch"].put_metric_alarm(**alarm_kwargs(alarm))
@@ -221,6 +193,41 @@ def provision(names: dict, region: str, endpoint: str | None = None, log: Callab
                                         DashboardBody=json.dumps(dashboard_body(names, region)))
     log(f"{len(ALARMS)} CloudWatch alarms and the clickstream dashboard")
     return {"account": account, "stream_arn": stream_arn, "firehose_role": firehose_role}
+
+
+def _create_once(create: Callable[[], object]) -> None:
+    """Run a create call; one that exists already is left as it is (provisioning runs again safely)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        create()
+    except ClientError as error:
+        if not _exists(error):
+            raise
+
+
+def _buckets(s3, raw: str, processed: str, region: str, firehose_prefix: str, tls_only: bool) -> None:
+    """Raw objects move to cheaper storage as they age; Athena's results and old versions expire."""
+    _bucket(s3, raw, region, [
+        {"ID": "raw-to-cheaper-storage", "Status": "Enabled", "Filter": {"Prefix": firehose_prefix},
+         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 90, "StorageClass": "GLACIER_IR"}],
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}], tls_only)
+    _bucket(s3, processed, region, [
+        {"ID": "athena-results-expire", "Status": "Enabled", "Filter": {"Prefix": "_athena/"},
+         "Expiration": {"Days": 7}},
+        {"ID": "old-versions-expire", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}], tls_only)
+
+
+def _query_layer(glue, athena, names: dict) -> None:
+    """The Glue database and the Athena workgroup, its results encrypted and each query cut off at 10 GB."""
+    _create_once(lambda: glue.create_database(DatabaseInput={"Name": names["database"],
+                                                             "Description": "Clickstream analytics tables"}))
+    workgroup = {"ResultConfiguration": {"OutputLocation": names["athena_output"],
+                                         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"}},
+                 "EnforceWorkGroupConfiguration": True, "PublishCloudWatchMetricsEnabled": True,
+                 "BytesScannedCutoffPerQuery": BYTES_SCANNED_CUTOFF}
+    _create_once(lambda: athena.create_work_group(Name=names["workgroup"], Configuration=workgroup))
 
 
 def deploy(region: str, stack: str = "clickstream", parameters: dict | None = None,

@@ -20,8 +20,6 @@ KEY = dg.AssetKey(["processed", "completeness"])
 REPORT = "_ledger/completeness.json"
 
 
-
-
 def _landed(storage: Storage, manifests) -> tuple[dict[str, int], list[str]]:
     """Lines per raw object now. An object its seal took as it stands (same key, same bytes) holds what the
     manifest counted; any other is counted by reading it where that is cheap (the local profile). On S3 the Dagster
@@ -45,18 +43,39 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
     runs = read_producer_runs(storage)
     manifests = read_manifests(storage)
     ledgers = read_ledgers(storage)
-    gaps: list[str] = []
+    gaps = _delivery_gaps(runs)
+    hours = _hours(storage, runs, manifests, now, gaps)
+    routed, days = _days(manifests, ledgers, late_arrival_hours, now, gaps)
+    totals = {
+        "produced": sum(r.get("records_sent", 0) for r in runs),
+        "accepted": sum(r.get("delivered", 0) for r in runs),
+        "landed": sum(h["landed"] for h in hours.values()),
+        "sealed": sum(h["sealed"] for h in hours.values()),
+        "routed_to_days": sum(routed.values()),
+        "taken": sum(d["taken"] for d in days.values()),
+        "clean": sum(d["clean"] for d in days.values()),
+        "duplicates": sum(d["duplicates"] for d in days.values()),
+        "quarantined": sum(d["quarantined"] for d in days.values()),
+        "late": sum(d["late"] for d in days.values()),
+    }
+    return {"checked_at": now.isoformat(timespec="seconds"), "totals": totals, "hours": hours, "days": days,
+            "gaps": gaps}
 
-    # Hop 1, the producer: every record sent was accepted or reported as failed.
-    produced = sum(r.get("records_sent", 0) for r in runs)
-    accepted = sum(r.get("delivered", 0) for r in runs)
+
+def _delivery_gaps(runs: list[dict]) -> list[str]:
+    """Hop 1, the producer: every record sent was accepted or reported as failed."""
+    gaps = []
     for run in runs:
         lost = run.get("records_sent", 0) - run.get("delivered", 0)
         if lost:
             gaps.append(f"delivery: a {run.get('mode')} run sent {run.get('records_sent')} records, the stream "
                         f"accepted {run.get('delivered')} ({lost} not delivered)")
+    return gaps
 
-    # Hop 2, landing: what is in raw now, per object, against what the stream acknowledged.
+
+def _hours(storage: Storage, runs: list[dict], manifests, now: datetime, gaps: list[str]) -> dict[str, dict]:
+    """Hops 2 and 3 per arrival hour: what is in raw now, per object, against what the stream acknowledged; and a
+    closed hour's records all taken by its seal. Appends the gaps found."""
     landed_by_object, unread = _landed(storage, manifests)
     for key in unread:
         hour = hour_start(arrival_hour_of(storage, key))
@@ -72,8 +91,6 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
     hours: dict[str, dict] = {}
     for key, records in landed_by_object.items():
         hours.setdefault(arrival_hour_of(storage, key), {"landed": 0, "sealed": 0})["landed"] += records
-
-    # Hop 3, sealing: a closed hour's records are all taken by its seal.
     for hour, manifest in manifests.items():
         hours.setdefault(hour, {"landed": 0, "sealed": 0})["sealed"] = manifest.records
     for hour, row in sorted(hours.items()):
@@ -81,8 +98,13 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
         row["pending"] = not closed
         if closed and row["landed"] != row["sealed"]:
             gaps.append(f"sealing: hour {hour}: {row['landed']} records landed, {row['sealed']} sealed")
+    return hours
 
-    # Hops 4 and 5, days: what the seals route to a day is what the day took, and all of it has an outcome.
+
+def _days(manifests, ledgers, late_arrival_hours: int, now: datetime,
+          gaps: list[str]) -> tuple[dict[str, int], dict[str, dict]]:
+    """Hops 4 and 5, days: what the seals route to a day is what the day took, and all of it has an outcome.
+    Returns the records routed to each day and each day's row; appends the gaps found."""
     routed: dict[str, int] = {}
     for manifest in manifests.values():
         for day, n in manifest.by_day.items():
@@ -102,20 +124,7 @@ def build_completeness(storage: Storage, late_arrival_hours: int, now: datetime 
         if ledger and not ledger.reconciles:
             gaps.append(f"outcomes: day {day}: taken {ledger.taken} != clean {ledger.clean} + duplicates "
                         f"{ledger.duplicates} + quarantined {ledger.quarantined}")
-    totals = {
-        "produced": produced,
-        "accepted": accepted,
-        "landed": sum(h["landed"] for h in hours.values()),
-        "sealed": sum(h["sealed"] for h in hours.values()),
-        "routed_to_days": sum(routed.values()),
-        "taken": sum(d["taken"] for d in days.values()),
-        "clean": sum(d["clean"] for d in days.values()),
-        "duplicates": sum(d["duplicates"] for d in days.values()),
-        "quarantined": sum(d["quarantined"] for d in days.values()),
-        "late": sum(d["late"] for d in days.values()),
-    }
-    return {"checked_at": now.isoformat(timespec="seconds"), "totals": totals, "hours": hours, "days": days,
-            "gaps": gaps}
+    return routed, days
 
 
 @dg.asset(

@@ -47,8 +47,20 @@ def plan_arrivals(
             return [], json.dumps({"from_hour": None})
         first = hours[0]
     manifests = read_manifests(storage)
+    to_seal, next_from = _hours_to_seal(storage, manifests, _hours_between(first, current), now, grace_minutes,
+                                        live_minutes)
+    requests = _seal_requests(to_seal) + _day_requests(storage, manifests, now)
+    pending = [h for h, _ in to_seal]
+    from_hour = min([*pending, next_from or current]) if pending or next_from else current
+    return requests, json.dumps({"from_hour": from_hour})
+
+
+def _hours_to_seal(storage: Storage, manifests, hours: list[str], now: datetime, grace_minutes: int,
+                   live_minutes: int) -> tuple[list[tuple[str, list[str]]], str | None]:
+    """The hours whose objects differ from their seal (closed ones, and open ones every ``live_minutes``) with
+    their object keys, and the first hour still open."""
     to_seal, next_from = [], None
-    for hour in _hours_between(first, current):
+    for hour in hours:
         objects = storage.list("raw", hour_prefix(storage, hour))
         closed = hour_start(hour) + timedelta(hours=1, minutes=grace_minutes) <= now
         manifest = manifests.get(hour)
@@ -61,6 +73,11 @@ def plan_arrivals(
         next_from = next_from or hour
         if changed and live_minutes and _minutes_since_seal(manifest, now) >= live_minutes:
             to_seal.append((hour, [o.key for o in objects]))
+    return to_seal, next_from
+
+
+def _seal_requests(to_seal: list[tuple[str, list[str]]]) -> list[dg.RunRequest]:
+    """One sealing run per block of consecutive hours, keyed by the objects it takes."""
     requests = []
     for block in _contiguous([h for h, _ in to_seal]):
         keys = [k for h, ks in to_seal if h in block for k in ks]
@@ -69,8 +86,13 @@ def plan_arrivals(
             asset_selection=list(SEAL_KEYS),
             tags={**range_tags(hour_key(block[0]), hour_key(block[-1])), "clickstream/reason": "new objects"},
         ))
-    # Days follow their sealed hours: built the first time records land for them (so live data reaches the
-    # dashboard as each hour closes), rebuilt when an hour sealed after the build adds records.
+    return requests
+
+
+def _day_requests(storage: Storage, manifests, now: datetime) -> list[dg.RunRequest]:
+    """Days follow their sealed hours: built the first time records land for them (so live data reaches the
+    dashboard as each hour closes), rebuilt when an hour sealed after the build adds records."""
+    requests = []
     calendar = set(daily_event.get_partition_keys(current_time=now))
     builds = [("new", "first records", unbuilt_days(storage, manifests)),
               ("late", "late records", stale_days(storage, manifests))]
@@ -84,9 +106,7 @@ def plan_arrivals(
                 partition_key=day,
                 tags={"clickstream/reason": f"{why} in {len(hours)} sealed hours"},
             ))
-    pending = [h for h, _ in to_seal]
-    from_hour = min([*pending, next_from or current]) if pending or next_from else current
-    return requests, json.dumps({"from_hour": from_hour})
+    return requests
 
 
 def _minutes_since_seal(manifest, now: datetime) -> float:
