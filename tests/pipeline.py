@@ -1,16 +1,23 @@
-"""A user's pipeline on a throwaway warehouse: produce, then materialize through the real Definitions."""
+"""What the tests share: a user's pipeline on a throwaway warehouse (produce, then materialize through the real
+Definitions), the asset groups runs select, the sensor and automation ticks run as the daemon would, and small
+readers of raw objects and built files."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 
 from clickstream_assets.cli.runs import hour_range, run_assets
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.defs.plan import EVENT_DAY_KEYS, SEAL_KEYS
+from clickstream_assets.defs.plan import EVENT_DAY_KEYS, RANGE_END_TAG, RANGE_START_TAG, SEAL_KEYS
+from clickstream_assets.defs.processed.models import MODELS
+from clickstream_assets.defs.raw.sensors import plan_arrivals
 from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
@@ -21,6 +28,10 @@ from resources.sinks import LocalFirehoseSink
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
 SEAL = SEAL_KEYS
 DAYS = EVENT_DAY_KEYS
+# The models by how they are built: daily ones and whole tables (each with its catalog table), and what publishes.
+DAILY = [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
+WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
+PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
 
 
 class Pipeline:
@@ -39,8 +50,7 @@ class Pipeline:
         return run_assets(self.defs, self.instance, SEAL, first_hour, last_hour, "seal")
 
     def seal_hours(self, first: datetime, last: datetime):
-        fmt = hour_partition
-        return run_assets(self.defs, self.instance, SEAL, fmt(first), fmt(last), "seal")
+        return run_assets(self.defs, self.instance, SEAL, hour_partition(first), hour_partition(last), "seal")
 
     def build(self, first: str, last: str | None = None, keys=DAYS):
         return run_assets(self.defs, self.instance, keys, first, last or first, "days")
@@ -53,3 +63,78 @@ class Pipeline:
 
     def digest(self, table: str, day: str) -> str:
         return hashlib.sha256(self.parquet(table, day).read_bytes()).hexdigest()
+
+
+def land(warehouse, at: datetime, n: int = 3) -> None:
+    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=int(at.timestamp()))
+    event = {"event_id": "00000000-0000-4000-8000-000000000000", "schema_version": 1}
+    sink.send([json.dumps({**event, "n": i}) for i in range(n)], now=at.timestamp())
+    sink.flush()
+
+
+def digests(warehouse: Path, table: str) -> dict[str, str]:
+    return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((warehouse / "processed" / table).glob("dt=*/part-0.parquet"))}
+
+
+def run_sensor(pipeline: Pipeline, now: datetime, cursor: str | None) -> tuple[list[str], str]:
+    """One arrival-sensor tick, its requests executed as the daemon would: returns the run keys."""
+    requests, cursor = plan_arrivals(pipeline.resources["storage"], now, cursor)
+    for request in requests:
+        keys = [k.path for k in request.asset_selection]
+        first = request.tags.get(RANGE_START_TAG, request.partition_key)
+        last = request.tags.get(RANGE_END_TAG, request.partition_key)
+        assert run_assets(pipeline.defs, pipeline.instance, keys, first, last).success
+    return [r.run_key for r in requests], cursor
+
+
+def run_automation(pipeline: Pipeline, cursor=None) -> tuple[list[str], object]:
+    """Automation ticks until nothing more is requested, each request materialized: the assets it launched."""
+    launched = []
+    for _ in range(8):
+        result = dg.evaluate_automation_conditions(defs=pipeline.defs, instance=pipeline.instance, cursor=cursor)
+        cursor = result.cursor
+        if not result.total_requested:
+            return launched, cursor
+        by_kind: dict[bool, dict] = {True: {}, False: {}}
+        for key in pipeline.defs.resolve_all_asset_keys():
+            partitions = result.get_requested_partitions(key)
+            if partitions:
+                by_kind[None not in partitions][key] = sorted(p for p in partitions if p)
+        # Daily partitions first (they never depend on whole tables), then the whole tables over them.
+        for partitioned, assets in sorted(by_kind.items(), reverse=True):
+            if not assets:
+                continue
+            days = sorted({p for ps in assets.values() for p in ps})
+            outcome = run_assets(pipeline.defs, pipeline.instance, [k.path for k in assets],
+                                  days[0] if partitioned else None, days[-1] if partitioned else None)
+            assert outcome.success and not outcome.blocking_failed, (outcome.error, outcome.blocking_failed)
+            launched += [k.to_user_string() + (f"[{','.join(days)}]" if partitioned else "") for k in assets]
+    raise AssertionError(f"automation kept requesting after 8 ticks: {launched}")
+
+
+def dashboard_sessions(pipeline: Pipeline) -> int:
+    html = (pipeline.warehouse / "dashboard" / "index.html").read_text()
+    return int(re.search(r'data-kpi="sessions" data-value="([0-9]+)"', html).group(1))
+
+
+def parquet_rows(pipeline: Pipeline, table: str, day: str) -> int:
+    return pq.read_metadata(pipeline.parquet(table, day)).num_rows
+
+
+def raw_objects(warehouse: Path) -> list[Path]:
+    return sorted(p for p in (warehouse / "raw").rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def arrival_of(key: str) -> datetime:
+    stamp = key.rsplit("/", 1)[-1].split("-1-", 1)[1][:19]
+    return datetime.strptime(stamp, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=timezone.utc)
+
+
+def raw_lines(warehouse: Path) -> list[tuple[Path, bytes]]:
+    out = []
+    for path in raw_objects(warehouse):
+        data = path.read_bytes()
+        assert data.endswith(b"\n"), f"{path} does not end with a newline"
+        out.extend((path, line) for line in data[:-1].split(b"\n"))
+    return out

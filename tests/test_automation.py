@@ -4,66 +4,16 @@ automation alone, and a late record reaches the models of the day it belongs to,
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-import dagster as dg
 import pyarrow.parquet as pq
 
-from clickstream_assets.cli.runs import run_assets
-from clickstream_assets.defs.plan import RANGE_END_TAG, RANGE_START_TAG
-from clickstream_assets.defs.raw.sensors import plan_arrivals
 from resources.sinks import LocalFirehoseSink
-from tests.pipeline import Pipeline
+from tests.pipeline import Pipeline, dashboard_sessions, parquet_rows, run_automation, run_sensor
 
 DAY = date(2026, 11, 5)
 AFTER_THE_DAY = datetime(2026, 11, 6, 6, tzinfo=timezone.utc)
-
-
-def run_sensor(pipeline: Pipeline, now: datetime, cursor: str | None) -> tuple[list[str], str]:
-    """One arrival-sensor tick, its requests executed as the daemon would: returns the run keys."""
-    requests, cursor = plan_arrivals(pipeline.resources["storage"], now, cursor)
-    for request in requests:
-        keys = [k.path for k in request.asset_selection]
-        first = request.tags.get(RANGE_START_TAG, request.partition_key)
-        last = request.tags.get(RANGE_END_TAG, request.partition_key)
-        assert run_assets(pipeline.defs, pipeline.instance, keys, first, last).success
-    return [r.run_key for r in requests], cursor
-
-
-def run_automation(pipeline: Pipeline, cursor=None) -> tuple[list[str], object]:
-    """Automation ticks until nothing more is requested, each request materialized: the assets it launched."""
-    launched = []
-    for _ in range(8):
-        result = dg.evaluate_automation_conditions(defs=pipeline.defs, instance=pipeline.instance, cursor=cursor)
-        cursor = result.cursor
-        if not result.total_requested:
-            return launched, cursor
-        by_kind: dict[bool, dict] = {True: {}, False: {}}
-        for key in pipeline.defs.resolve_all_asset_keys():
-            partitions = result.get_requested_partitions(key)
-            if partitions:
-                by_kind[None not in partitions][key] = sorted(p for p in partitions if p)
-        # Daily partitions first (they never depend on whole tables), then the whole tables over them.
-        for partitioned, assets in sorted(by_kind.items(), reverse=True):
-            if not assets:
-                continue
-            days = sorted({p for ps in assets.values() for p in ps})
-            outcome = run_assets(pipeline.defs, pipeline.instance, [k.path for k in assets],
-                                  days[0] if partitioned else None, days[-1] if partitioned else None)
-            assert outcome.success and not outcome.blocking_failed, (outcome.error, outcome.blocking_failed)
-            launched += [k.to_user_string() + (f"[{','.join(days)}]" if partitioned else "") for k in assets]
-    raise AssertionError(f"automation kept requesting after 8 ticks: {launched}")
-
-
-def dashboard_sessions(pipeline: Pipeline) -> int:
-    html = (pipeline.warehouse / "dashboard" / "index.html").read_text()
-    return int(re.search(r'data-kpi="sessions" data-value="([0-9]+)"', html).group(1))
-
-
-def parquet_rows(pipeline: Pipeline, table: str, day: str) -> int:
-    return pq.read_metadata(pipeline.parquet(table, day)).num_rows
 
 
 def late_copy_of_a_session(pipeline: Pipeline, arrival: datetime) -> str:

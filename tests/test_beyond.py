@@ -16,9 +16,7 @@ from clickstream_assets.defs.processed.completeness import build_completeness
 from clickstream_assets.defs.processed.truth import planted_truth_result
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import PipelineSettings
-from tests.pipeline import Pipeline
-from tests.support import raw_objects
-from tests.test_models import DAILY, WHOLE
+from tests.pipeline import DAILY, WHOLE, Pipeline, raw_objects
 
 START = date(2026, 11, 2)
 LATE = 6

@@ -14,8 +14,7 @@ from clickstream_assets.ledger import read_ledgers, read_manifests, stale_days
 from clickstream_assets.producer.simulator import Mess
 from resources.catalog import load_ddl
 from resources.sql import check_params
-from tests.pipeline import Pipeline
-from tests.support import raw_lines
+from tests.pipeline import Pipeline, raw_lines
 
 START = date(2026, 11, 2)
 MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01, late_rate=0.02, future_rate=0.005)

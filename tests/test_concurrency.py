@@ -14,8 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from clickstream_assets.ledger import read_ledgers
-from tests.pipeline import Pipeline
-from tests.test_faults import digests
+from tests.pipeline import Pipeline, digests
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = textwrap.dedent("""

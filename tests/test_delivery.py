@@ -24,7 +24,7 @@ from resources.sinks import (
     LocalFirehoseSink,
     RecordPacker,
 )
-from tests.support import arrival_of, raw_objects
+from tests.pipeline import arrival_of, raw_objects
 
 T0 = datetime(2026, 11, 2, 10, tzinfo=timezone.utc).timestamp()
 

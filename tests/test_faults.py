@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -29,7 +28,7 @@ from resources.faults import FaultyFirehoseClient
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
 from resources.storage import LocalStorage
-from tests.pipeline import DAYS, Pipeline
+from tests.pipeline import DAYS, Pipeline, digests
 
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 11, 2)
@@ -71,11 +70,6 @@ class FailingStorage(LocalStorage):
         if self.fail_on in uri:
             raise OSError(f"injected: could not write {uri.rsplit('/', 2)[-2]}")
         return super().put_uri(uri, data, local_file)
-
-
-def digests(warehouse: Path, table: str) -> dict[str, str]:
-    return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((warehouse / "processed" / table).glob("dt=*/part-0.parquet"))}
 
 
 def test_a_write_failing_mid_partition_keeps_the_previous_version_and_a_rerun_converges(tmp_path):

@@ -10,10 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import PipelineSettings
-from tests.pipeline import Pipeline
+from tests.pipeline import DAILY, PUBLISH, WHOLE, Pipeline
 from tests.recompute import (
     attribute,
     nearest_rank,
@@ -25,11 +24,6 @@ from tests.recompute import (
 
 START = date(2026, 11, 2)
 DAYS = ["2026-11-02", "2026-11-03"]
-DAILY = [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
-PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     pipeline = Pipeline(tmp_path_factory.mktemp("warehouse"))

@@ -19,16 +19,9 @@ from resources.alarms import ALARMS
 from resources.metrics import CloudWatchMetrics, LocalMetrics, MetricPoint
 from resources.profile import build_resources
 from resources.sinks import LocalFirehoseSink
-from tests.pipeline import Pipeline
+from tests.pipeline import Pipeline, land
 
 HOUR = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
-
-
-def land(warehouse, at: datetime, n: int = 3) -> None:
-    sink = LocalFirehoseSink(str(warehouse / "raw"), seed=int(at.timestamp()))
-    event = {"event_id": "00000000-0000-4000-8000-000000000000", "schema_version": 1}
-    sink.send([json.dumps({**event, "n": i}) for i in range(n)], now=at.timestamp())
-    sink.flush()
 
 
 # -- arrival sensor ------------------------------------------------------------------------------------------------

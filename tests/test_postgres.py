@@ -16,11 +16,9 @@ import pytest
 
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.partitions import hour_of
-from tests.pipeline import Pipeline
+from tests.pipeline import Pipeline, dashboard_sessions, land, parquet_rows, run_automation, run_sensor
 from tests.postgres import find_postgres, postgres_server
-from tests.test_automation import dashboard_sessions, parquet_rows, run_automation, run_sensor
 from tests.test_deploy import WORKSPACE, code_location_server
-from tests.test_operations import land
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 5)

@@ -13,7 +13,7 @@ from clickstream_assets.contract import CHECKOUT_PAGE, PRODUCT_PAGE_PREFIX, clas
 from clickstream_assets.producer.runner import produce_historical, produce_live
 from clickstream_assets.producer.simulator import Mess
 from resources.sinks import LocalFirehoseSink
-from tests.support import arrival_of, raw_lines, raw_objects
+from tests.pipeline import arrival_of, raw_lines, raw_objects
 
 START = date(2026, 11, 2)
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)

@@ -20,10 +20,9 @@ import pytest
 from clickstream_assets.contract import classify_line
 from clickstream_assets.history import import_history
 from clickstream_assets.ledger import read_ledgers
-from tests.pipeline import Pipeline
+from tests.pipeline import DAILY, PUBLISH, WHOLE, Pipeline
 from tests.recompute import STEPS, funnel_totals, python_sessions
 from tests.strangers import stranger_events
-from tests.test_models import DAILY, PUBLISH, WHOLE
 
 DAY = date(2026, 11, 3)
 
@@ -225,7 +224,7 @@ def test_six_months_of_history_in_two_commands(tmp_path):
 
 def test_ingest_via_the_stream_delivers_lines_as_live_data_arriving_now(tmp_path):
     from clickstream_assets.cli.commands import main
-    from tests.support import arrival_of, raw_lines
+    from tests.pipeline import arrival_of, raw_lines
 
     sent = stranger_events(DAY, 1, 20, seed=9, redelivery_rate=0)
     source = tmp_path / "tail.jsonl"
