@@ -100,7 +100,9 @@
   function plot(el, traces, lay) {
     // An axis set to undefined is not the same as no axis to plotly: drop the keys.
     Object.keys(lay).forEach((k) => { if (lay[k] === undefined) delete lay[k]; });
-    el.textContent = ""; Plotly.react(el, traces, layout(lay), CONFIG);
+    // Clear a message, never a live plot: wiping plotly's DOM under it leaves react() nothing to redraw.
+    if (!el.classList.contains("js-plotly-plot")) el.textContent = "";
+    Plotly.react(el, traces, layout(lay), CONFIG);
   }
   function empty(el, text) { Plotly.purge(el); el.textContent = ""; const p = document.createElement("p");
     p.className = "empty"; p.textContent = text; el.appendChild(p); }
@@ -223,7 +225,7 @@
         const by = new Map(groups.get(k).map((r) => [r[section.x], r[section.value]]));
         return { type: "bar", name: k, x: xs, y: xs.map((x) => by.get(x) || 0), marker: { color: PALETTE[i % 8] },
           hovertemplate: "%{y:,d}" };
-      }), { barmode: "relative", xaxis: { type: "date", hoverformat: "week of %Y-%m-%d" } });
+      }), { barmode: "relative", xaxis: { type: "date", tickformat: "%b %d", hoverformat: "week of %Y-%m-%d" } });
     },
   };
 
