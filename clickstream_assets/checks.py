@@ -42,12 +42,12 @@ def contract_and_types(engine: Engine, storage: Storage, days: list[str]) -> dg.
     table = engine.table_def("events")
     expected = [c.name for c in table.columns]
     wrong_schema = []
-    for day in days:
-        path = storage.resolve(f"{table.partition_location(day)}/part-0.parquet")
-        with storage.filesystem().open_input_file(path) as handle:
-            names = pq.read_schema(handle).names
-        if names != expected:
-            wrong_schema.append(day)
+    for day, files in engine.data_files("events", days).items():
+        for path in files:
+            with storage.filesystem().open_input_file(path) as handle:
+                if pq.read_schema(handle).names != expected:
+                    wrong_schema.append(day)
+                    break
     found, _ = engine.query("checks/events_contract.sql", _range(days), partitions={"events": days})
     rows = found.to_pylist()
     problems = {

@@ -75,10 +75,12 @@ MODELS = [
 ]
 
 
-def _preview(storage: Storage, result: WriteResult, rows: int = 5) -> str:
-    for written in result.partitions.values():
+def _preview(engine: Engine, storage: Storage, target: str, result: WriteResult, rows: int = 5) -> str:
+    for value, written in result.partitions.items():
         if written.rows:
-            with storage.filesystem().open_input_file(storage.resolve(written.uri)) as handle:
+            # The engine knows which files hold the partition (Athena names its own); the first one will do.
+            path = engine.data_files(target, [value])[value][0]
+            with storage.filesystem().open_input_file(path) as handle:
                 table = pq.read_table(handle).slice(0, rows)
             header = "| " + " | ".join(table.column_names) + " |"
             lines = [header, "|" + "---|" * table.num_columns]
@@ -140,7 +142,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
                 "partitions_written": len(result.partitions),
                 # A day with no clean events builds empty and passes its checks: a gap, not an error.
                 "empty_days": ", ".join(sorted(k for k, v in result.partitions.items() if not v.rows)) or "none",
-                "preview": dg.MetadataValue.md(_preview(storage, result)),
+                "preview": dg.MetadataValue.md(_preview(engine, storage, model.name, result)),
                 "s3_bytes_by_partition": {k: v.bytes for k, v in result.partitions.items()},
                 "dagster/column_lineage": derived(model.name, model.reads),
                 "dagster/column_schema": dg.TableSchema(

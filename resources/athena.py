@@ -3,20 +3,27 @@
 dagster-aws's Athena resource has no region, endpoint or output location, so this is our own. The same SQL files
 run here as in DuckDB; parameters are validated, then rendered as literals (Athena's execution parameters are
 positional and take SQL text anyway, so validation is what keeps input out of the SQL).
+
+Writes are one ``UNLOAD … WITH (partitioned_by = ARRAY['dt'])`` per 100 partitions into a fresh prefix; the Glue
+partitions then switch to it and the old prefix is deleted, so a reader sees the old version or the new one, never
+an empty one, and a failed statement leaves the old one. Counts come from the UNLOAD manifest and Parquet footers.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from resources.catalog import Catalog, check_identifier, check_partition_value
+from resources.catalog import GlueCatalog, TableDef, check_identifier, check_partition_value
 from resources.engine import (
     DuckDBEngine,
     Engine,
@@ -30,6 +37,13 @@ from resources.engine import (
 from resources.storage import Storage
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+# Athena writes at most 100 partitions per statement (HIVE_TOO_MANY_OPEN_PARTITIONS beyond).
+UNLOAD_PARTITIONS = 100
+
+
+def athena_type(hive_type: str) -> str:
+    """A Glue column type as Athena's SQL spells it in a CAST (``string`` is ``VARCHAR``)."""
+    return sqlglot.parse_one(f"CAST(x AS {hive_type})", read="hive").to.sql("athena")
 
 
 class AthenaQueryError(RuntimeError):
@@ -58,14 +72,14 @@ class AthenaEngine(Engine):
     over the same S3 storage: lines are split where the objects are read."""
 
     storage: Storage
-    catalog: Catalog
+    catalog: GlueCatalog
     local: DuckDBEngine
     database: str
     workgroup: str
     output_location: str
     region: str | None = None
     endpoint_url: str | None = None
-    poll_initial_seconds: float = 0.25
+    poll_initial_seconds: float = 0.05
     poll_max_seconds: float = 5.0
     timeout_seconds: float = 900.0
 
@@ -100,7 +114,7 @@ class AthenaEngine(Engine):
                     node.replace(subquery.subquery(node.alias_or_name))
         return tree.sql("athena")
 
-    def run_statement(self, sql: str) -> tuple[str, QueryStats]:
+    def run_statement(self, sql: str, with_output: bool = False):
         athena = self._athena()
         started = time.perf_counter()
         execution_id = athena.start_query_execution(
@@ -132,6 +146,11 @@ class AthenaEngine(Engine):
         if state != "SUCCEEDED":
             reason = execution["Status"].get("StateChangeReason", "no reason given")
             raise AthenaQueryError(f"Athena query {execution_id} {state}: {reason}")
+        if with_output:
+            # Where the work group really put the results (it may enforce its own location): UNLOAD's manifest
+            # sits beside them.
+            output = execution.get("ResultConfiguration", {}).get("OutputLocation", self.output_location)
+            return execution_id, stats, output
         return execution_id, stats
 
     def fetch(self, execution_id: str) -> pa.Table:
@@ -165,33 +184,121 @@ class AthenaEngine(Engine):
         return table, stats
 
     def materialize(self, sql_file, params, target, partition_values: Sequence[str], partitions=None, inputs=None):
-        if inputs:
-            return self.local.materialize(sql_file, params, target, partition_values, partitions, inputs)
         table = self.table_def(target)
-        select = ", ".join(check_identifier(c.name) for c in table.columns)
-        codec, level = parquet_compression(table)
-        options = f"format = 'PARQUET', compression = '{codec.upper()}'" + (
-            f", compression_level = {level}" if level else ""
-        )
-        result = WriteResult(QueryStats(engine="athena", estimated=False))
+        if inputs:
+            # In-memory lines are classified where they were read; their partitions are then registered here, as
+            # every partition this engine writes is.
+            result = self.local.materialize(sql_file, params, target, partition_values, partitions, inputs)
+            self.catalog.swap_partitions(table, {v: w.uri.rsplit("/", 1)[0] for v, w in result.partitions.items()})
+            return result
         inner = self.render(sql_file, params, partitions)
-        values = ["all"] if not table.partition_column else [check_partition_value(v) for v in partition_values]
-        for value in values:
-            location = table.location.rstrip("/") if value == "all" else table.partition_location(value)
-            self._clear(location)
-            where = "" if value == "all" else f" WHERE CAST({table.partition_column} AS VARCHAR) = '{value}'"
-            # One partition per statement keeps every UNLOAD far inside Athena's 100-partitions limit.
-            _, stats = self.run_statement(
-                f"UNLOAD (SELECT {select} FROM ({inner}){where}) TO '{location}/' "
-                f"WITH ({options})"
-            )
-            result.stats.seconds += stats.seconds
-            result.stats.bytes_scanned += stats.bytes_scanned
-            result.stats.queries = len(result.partitions) + 1
-            written = self.storage.list_uri(location)
-            result.partitions[value] = PartitionWrite(rows=-1, bytes=sum(o.size for o in written), uri=location)
+        if not table.partition_column:
+            return self._replace_whole(table, inner)
+        values = sorted({check_partition_value(v) for v in partition_values})
+        result = WriteResult(QueryStats(engine="athena", estimated=False, queries=0))
+        batches = [values[i : i + UNLOAD_PARTITIONS] for i in range(0, len(values), UNLOAD_PARTITIONS)]
+        for index, batch in enumerate(batches):
+            # Rows outside the days asked for are kept out of the other batches' statements but not out of the
+            # first and last: they land in the new prefix, are seen in the manifest and fail the write, so nothing
+            # is silently dropped (as on DuckDB).
+            low = batch[0] if index > 0 else None
+            high = batch[-1] if index < len(batches) - 1 else None
+            self._write_batch(table, inner, batch, low, high, result)
         return result
 
-    def _clear(self, location: str) -> None:
-        for info in self.storage.list_uri(location):
-            self.storage.filesystem().delete_file(info.key)
+    def _unload(self, table: TableDef, inner: str, prefix: str, low: str | None = None, high: str | None = None):
+        columns = [f"CAST({check_identifier(c.name)} AS {athena_type(c.hive_type)}) AS {c.name}"
+                   for c in table.columns]
+        where, partitioned = "", ""
+        if table.partition_column:
+            key = table.partition_keys[0]
+            columns.append(f"CAST({check_identifier(key.name)} AS {athena_type(key.hive_type)}) AS {key.name}")
+            bounds = [f"CAST({key.name} AS VARCHAR) >= '{check_partition_value(low)}'"] if low else []
+            bounds += [f"CAST({key.name} AS VARCHAR) <= '{check_partition_value(high)}'"] if high else []
+            where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+            partitioned = f", partitioned_by = ARRAY['{key.name}']"
+        codec, level = parquet_compression(table)
+        options = f"format = 'PARQUET', compression = '{codec.upper()}'" + (
+            f", compression_level = {level}" if level else "") + partitioned
+        sql = f"UNLOAD (SELECT {', '.join(columns)} FROM ({inner}){where}) TO '{prefix}/' WITH ({options})"
+        try:
+            execution_id, stats, output = self.run_statement(sql, with_output=True)
+        except Exception:
+            self._delete_prefix(prefix)  # a failed UNLOAD may leave files behind; the old version is untouched
+            raise
+        return stats, self._manifest(output)
+
+    def _write_batch(self, table, inner, batch, low, high, result: WriteResult) -> None:
+        prefix = self._new_prefix(table)
+        stats, files = self._unload(table, inner, prefix, low, high)
+        written: dict[str, list[str]] = {}
+        for uri in files:
+            folder = uri[len(prefix) + 1 :].split("/", 1)[0]
+            written.setdefault(folder.split("=", 1)[1], []).append(uri)
+        stray = sorted(set(written) - set(batch))
+        if stray:
+            self._delete_prefix(prefix)
+            raise RuntimeError(
+                f"{table.name}: the query returned rows for partitions {stray[:5]} outside the ones being written "
+                f"({batch[0]}..{batch[-1]}): refusing to drop them"
+            )
+        locations = {v: f"{prefix}/{table.partition_column}={v}" for v in batch}
+        for value in batch:
+            rows, size = self._footers(written.get(value, []))
+            result.partitions[value] = PartitionWrite(rows, size, locations[value])
+        old = self.catalog.swap_partitions(table, locations)
+        self._retire(table, old.values(), locations.values())
+        result.stats.seconds += stats.seconds
+        result.stats.bytes_scanned += stats.bytes_scanned
+        result.stats.queries += 1
+        result.stats.rows = result.rows
+
+    def _replace_whole(self, table: TableDef, inner: str) -> WriteResult:
+        prefix = self._new_prefix(table)
+        stats, files = self._unload(table, inner, prefix)
+        rows, size = self._footers(files)
+        old = self.catalog.swap_location(table, prefix)
+        self._retire(table, [old] if old else [], [prefix])
+        stats.rows = rows
+        return WriteResult(stats, {"all": PartitionWrite(rows, size, prefix)})
+
+    def _new_prefix(self, table: TableDef) -> str:
+        # A fresh prefix per write: readers keep the old version until the catalog switches to the new one.
+        return f"{table.location.rstrip('/')}/v-{uuid.uuid4().hex}"
+
+    def _manifest(self, output_location: str) -> list[str]:
+        """The data files an UNLOAD wrote, from the manifest Athena leaves beside its results."""
+        manifest = re.sub(r"(\.csv)?$", "-manifest.csv", output_location, count=1)
+        fs = self.storage.filesystem()
+        with fs.open_input_stream(self.storage.resolve(manifest), compression=None) as stream:
+            return [line for line in stream.read().decode().splitlines() if line.strip()]
+
+    def _footers(self, files: Sequence[str]) -> tuple[int, int]:
+        """Rows and bytes of Parquet files, from their footers (a range request each, no data read)."""
+        fs, rows, size = self.storage.filesystem(), 0, 0
+        for uri in files:
+            with fs.open_input_file(self.storage.resolve(uri)) as handle:
+                rows += pq.read_metadata(handle).num_rows
+                size += handle.size()
+        return rows, size
+
+    def _retire(self, table: TableDef, old: Iterable[str], new: Iterable[str]) -> None:
+        """Delete the versions the catalog no longer points at, only ever under the table's own location."""
+        root, keep = table.location.rstrip("/") + "/", {n.rstrip("/") for n in new}
+        for location in {o.rstrip("/") for o in old} - keep:
+            if location.startswith(root):
+                self._delete_prefix(location)
+
+    def _delete_prefix(self, prefix: str) -> None:
+        fs = self.storage.filesystem()
+        for info in self.storage.list_uri(prefix):
+            fs.delete_file(info.key)
+
+    def data_files(self, target: str, values: Sequence[str]) -> dict[str, list[str]]:
+        table = self.table_def(target)
+        if not table.partition_column:
+            located = self.catalog.table(target)
+            return {"all": [o.key for o in self.storage.list_uri(located.location)] if located else []}
+        locations = self.catalog.locations(target, list(values))
+        return {v: sorted(o.key for o in self.storage.list_uri(locations[v])) if v in locations else []
+                for v in values}

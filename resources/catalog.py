@@ -254,9 +254,13 @@ class GlueCatalog(Catalog):
         except glue.exceptions.EntityNotFoundException:
             glue.create_table(DatabaseName=self.database, TableInput=wanted)
             return True
+        location = current.get("StorageDescriptor", {}).get("Location", "")
+        if not table.partition_keys and location.startswith(wanted["StorageDescriptor"]["Location"]):
+            # A whole table's data lives in the version prefix the engine last switched it to: keep it.
+            wanted["StorageDescriptor"]["Location"] = location
         same = (
             current.get("StorageDescriptor", {}).get("Columns") == wanted["StorageDescriptor"]["Columns"]
-            and current.get("StorageDescriptor", {}).get("Location") == wanted["StorageDescriptor"]["Location"]
+            and location == wanted["StorageDescriptor"]["Location"]
             and current.get("PartitionKeys", []) == wanted["PartitionKeys"]
         )
         if not same:
@@ -283,16 +287,20 @@ class GlueCatalog(Catalog):
         table = self.table(name)
         if table is None:
             raise KeyError(f"table {name} is not in Glue database {self.database}: materialize glue/{name} first")
-        glue = self._glue()
-        new = 0
         values = sorted(set(check_partition_value(v) for v in values))
+        return self._create_partitions(table, {v: table.partition_location(v) for v in values})
+
+    def _create_partitions(self, table: TableDef, locations: dict[str, str]) -> int:
+        """Register partitions at the given locations; ones already registered keep theirs. Returns how many
+        were new."""
+        glue, new, values = self._glue(), 0, sorted(locations)
         for start in range(0, len(values), GLUE_BATCH):
             batch = values[start : start + GLUE_BATCH]
             response = glue.batch_create_partition(
                 DatabaseName=self.database,
-                TableName=name,
+                TableName=table.name,
                 PartitionInputList=[
-                    {"Values": [v], "StorageDescriptor": self._storage_descriptor(table, table.partition_location(v))}
+                    {"Values": [v], "StorageDescriptor": self._storage_descriptor(table, locations[v])}
                     for v in batch
                 ],
             )
@@ -301,11 +309,54 @@ class GlueCatalog(Catalog):
             if unexpected:
                 detail = unexpected[0]["ErrorDetail"]
                 raise RuntimeError(
-                    f"Glue refused {len(unexpected)} partitions of {name}: {detail['ErrorCode']}: "
+                    f"Glue refused {len(unexpected)} partitions of {table.name}: {detail['ErrorCode']}: "
                     f"{detail.get('ErrorMessage', '')}"
                 )
             new += len(batch) - len(errors)
         return new
+
+    def locations(self, name: str, values: list[str]) -> dict[str, str]:
+        """Where each registered partition of ``values`` lives (partitions not registered are left out)."""
+        glue, found = self._glue(), {}
+        values = sorted({check_partition_value(v) for v in values})
+        for start in range(0, len(values), GLUE_BATCH):
+            batch = [{"Values": [v]} for v in values[start : start + GLUE_BATCH]]
+            response = glue.batch_get_partition(DatabaseName=self.database, TableName=check_identifier(name),
+                                                PartitionsToGet=batch)
+            for partition in response["Partitions"]:
+                found[partition["Values"][0]] = partition["StorageDescriptor"]["Location"].rstrip("/")
+        return found
+
+    def swap_partitions(self, table: TableDef, locations: dict[str, str]) -> dict[str, str]:
+        """Point each partition at its new location (creating the table and the partitions not yet there) and
+        return the locations they had. One Glue call per 100 partitions each way; a partition switches whole."""
+        self.ensure_table(table)
+        old = self.locations(table.name, list(locations))
+        glue = self._glue()
+        moved = [v for v in sorted(locations) if v in old]
+        for start in range(0, len(moved), GLUE_BATCH):
+            entries = [{"PartitionValueList": [v], "PartitionInput": {
+                "Values": [v], "StorageDescriptor": self._storage_descriptor(table, locations[v])}}
+                for v in moved[start : start + GLUE_BATCH]]
+            errors = glue.batch_update_partition(DatabaseName=self.database, TableName=table.name,
+                                                 Entries=entries).get("Errors", [])
+            if errors:
+                detail = errors[0]["ErrorDetail"]
+                raise RuntimeError(f"Glue refused to move {len(errors)} partitions of {table.name}: "
+                                   f"{detail.get('ErrorCode')}: {detail.get('ErrorMessage', '')}")
+        self._create_partitions(table, {v: loc for v, loc in locations.items() if v not in old})
+        return old
+
+    def swap_location(self, table: TableDef, location: str) -> str | None:
+        """Point a whole (unpartitioned) table at a new location; returns the one it had."""
+        self.ensure_table(table)
+        glue = self._glue()
+        current = glue.get_table(DatabaseName=self.database, Name=table.name)["Table"]
+        old = current["StorageDescriptor"].get("Location")
+        wanted = self._table_input(table)
+        wanted["StorageDescriptor"] = self._storage_descriptor(table, location)
+        glue.update_table(DatabaseName=self.database, TableInput=wanted)
+        return old.rstrip("/") if old else None
 
     def partitions(self, name: str) -> list[str]:
         glue = self._glue()

@@ -176,6 +176,11 @@ class Engine(dg.ConfigurableResource, ABC):
         for a partition that was not requested is an error, so nothing is silently dropped.
         """
 
+    @abstractmethod
+    def data_files(self, target: str, values: Sequence[str]) -> dict[str, list[str]]:
+        """The files (paths in the storage's filesystem) holding each partition of ``target`` now: the engine owns
+        the layout, so callers never guess file names."""
+
 
 class DuckDBEngine(Engine):
     """Local twin: transpiles the Athena SQL with sqlglot and runs it in DuckDB over the catalog's files."""
@@ -281,6 +286,15 @@ class DuckDBEngine(Engine):
             partition_base_dir=base,
         )
         con.register(check_identifier(table.name), dataset)
+
+    def data_files(self, target, values):
+        table, fs = self.table_def(target), self.storage.filesystem()
+        found = {}
+        for value in values if table.partition_column else ["all"]:
+            location = table.location if value == "all" else table.partition_location(value)
+            path = self.storage.resolve(f"{location.rstrip('/')}/part-0.parquet")
+            found[value] = [path] if fs.get_file_info(path).type.name == "File" else []
+        return found
 
     def query(self, sql_file, params, partitions=None, inputs=None):
         started = time.perf_counter()

@@ -97,7 +97,8 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         engine = local_engine if names["engine"] == "duckdb" else AthenaEngine(
             storage=storage, catalog=catalog, local=local_engine, database=names["database"],
             workgroup=names["workgroup"], output_location=names["athena_output"], region=region,
-            endpoint_url=endpoint,
+            # boto3's own per-service variable, honoured here too since an explicit endpoint would override it.
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_ATHENA") or endpoint,
         )
         return {
             "storage": storage,

@@ -53,14 +53,32 @@ def free_port() -> int:
 ACCOUNT = "123456789012"
 
 
+@pytest.fixture(scope="session")
+def athena_server(moto_server):
+    from tests.athena_server import AthenaServer
+
+    with AthenaServer(moto_server) as server:
+        yield server
+
+
 @pytest.fixture
-def aws(moto, monkeypatch):
-    """A provisioned emulator and the aws profile pointed at it (DuckDB reads the S3 data: moto runs no SQL)."""
+def athena(athena_server):
+    """The Athena test engine (tests/athena_server.py), its query log emptied for this test."""
+    athena_server.twin.log.clear()
+    athena_server.twin.delay_seconds = 0.0
+    return athena_server
+
+
+@pytest.fixture
+def aws(moto, athena, monkeypatch):
+    """A provisioned emulator and the aws profile pointed at it, on its default engine: Athena, answered by the
+    test engine over HTTP (moto keeps Glue, S3 and the rest)."""
     from resources.profile import aws_names
     from resources.provision import provision
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    monkeypatch.setenv("CLICKSTREAM_ENGINE", "duckdb")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ATHENA", athena.url)
+    monkeypatch.delenv("CLICKSTREAM_ENGINE", raising=False)
     monkeypatch.setenv("CLICKSTREAM_AWS_ACCOUNT_ID", ACCOUNT)
     names = aws_names()
     provision(names, "us-east-1", moto, log=lambda _: None)

@@ -8,6 +8,7 @@ import boto3
 import dagster as dg
 
 from clickstream_assets.definitions import build_definitions
+from clickstream_assets.ledger import read_ledgers
 from clickstream_assets.models import MODELS
 from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
@@ -59,7 +60,7 @@ def test_provisioning_is_idempotent_and_secure(aws):
         a["AlarmName"] for a in alarms}
 
 
-def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, tmp_path, monkeypatch):
+def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_path, monkeypatch):
     moto, names = aws
     firehose = boto3.client("firehose", endpoint_url=moto)
     sent = produce_historical(FirehoseSink(firehose, names["stream"]), START, 2, 1_500, seed=5, mess=MESS)
@@ -76,14 +77,30 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, tmp_path, mon
     # Parquet in the processed bucket, tables and partitions in Glue, QuickSight objects, CloudWatch metrics.
     s3 = boto3.client("s3", endpoint_url=moto)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=names["processed_bucket"], Prefix="sessions/")["Contents"]]
-    assert sorted(keys) == [f"sessions/dt={d}/part-0.parquet" for d in DAYS]
+    # Athena's layout: one UNLOAD wrote both days under a fresh version prefix, in files named by Athena.
+    versions = {k.split("/")[1] for k in keys}
+    assert len(versions) == 1 and versions.pop().startswith("v-")
+    assert sorted({k.split("/")[2] for k in keys}) == [f"dt={d}" for d in DAYS]
+    assert not any(k.endswith("part-0.parquet") for k in keys)
     glue = boto3.client("glue", endpoint_url=moto)
     table = glue.get_table(DatabaseName=names["database"], Name="events")["Table"]
     assert table["StorageDescriptor"]["Location"] == f"s3://{names['processed_bucket']}/events/"
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]][:3] == ["event_id", "schema_version", "event_ts"]
     partitions = glue.get_partitions(DatabaseName=names["database"], TableName="sessions")["Partitions"]
     assert sorted(p["Values"][0] for p in partitions) == DAYS
-    assert partitions[0]["StorageDescriptor"]["Location"].startswith(f"s3://{names['processed_bucket']}/sessions/dt=")
+    located = {p["StorageDescriptor"]["Location"].rstrip("/") for p in partitions}
+    assert located == {f"s3://{names['processed_bucket']}/{k.rsplit('/', 1)[0]}" for k in keys}
+
+    # Athena ran the graph: every model in one UNLOAD for its days, and billed bytes for what it read.
+    unloads = [e for e in athena.twin.log if e.unload]
+    assert all(e.state == "SUCCEEDED" for e in athena.twin.log)
+    for model in MODELS:
+        written = [e for e in unloads if f"/{model.name}/v-" in e.sql]
+        assert len(written) == 1, (model.name, len(written))
+        assert written[0].bytes_scanned > 0
+    ledgers = read_ledgers(resources["storage"])
+    assert sum(d.clean for d in ledgers.values()) == sent.produced
+    assert all(d.reconciles for d in ledgers.values())
     qs = boto3.client("quicksight", endpoint_url=moto)
     assert qs.describe_data_source(AwsAccountId=ACCOUNT, DataSourceId="clickstream-athena")["DataSource"]
     assert qs.describe_dashboard(AwsAccountId=ACCOUNT, DashboardId="clickstream-dashboard")["Dashboard"]
