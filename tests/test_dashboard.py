@@ -126,11 +126,21 @@ def half_year(tmp_path_factory) -> Path:
     warehouse.mkdir()
     env = {**os.environ, "CLICKSTREAM_START_DATE": START.isoformat(), "CLICKSTREAM_HOME": str(warehouse),
            "DAGSTER_HOME": str(warehouse / "dagster"), "PYTHONPATH": str(ROOT)}
-    code = ("import sys; from datetime import date; from pathlib import Path; from tests.ui import build_warehouse; "
-            f"build_warehouse(Path(sys.argv[1]), date.fromisoformat('{START}'), {DAYS}, 300)")
-    done = subprocess.run([sys.executable, "-c", code, str(warehouse)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
+    code = ("import sys; from datetime import date, datetime, timezone; "
+            "from clickstream_assets.producer.runner import produce_historical; "
+            "from resources.sinks import LocalFirehoseSink; "
+            f"produce_historical(LocalFirehoseSink(sys.argv[1] + '/raw', seed=3), date.fromisoformat('{START}'), "
+            f"{DAYS}, 300, seed=3, now=datetime(2026, 11, 20, tzinfo=timezone.utc))")
+    produced = subprocess.run([sys.executable, "-c", code, str(warehouse)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert produced.returncode == 0, produced.stderr[-3000:]
+    # `clickstream backfill` seals the 4,320 hours in bounded chunks (one run over all of them exhausts DuckDB's
+    # memory) and builds every model and the dashboard, as a user would.
+    end = START + timedelta(days=DAYS - 1)
+    done = subprocess.run([sys.executable, "-m", "clickstream_assets.cli", "backfill", "--start", START.isoformat(),
+                           "--end", end.isoformat(), "--warehouse", str(warehouse)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=2400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return warehouse
 
 
