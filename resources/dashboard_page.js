@@ -194,11 +194,15 @@
         const r = cell.get(c + "|" + o); return r && r[section.size] ? r[section.value] / r[section.size] : null;
       }));
       const labels = cohorts.map((c) => c + " (" + format(size.get(c), "count") + ")");
+      // Week 0 is always 100%: scale the colours to the weeks after it, or they all look alike.
+      const later = z.flatMap((row) => row.filter((v, j) => offsets[j] > 0 && v !== null));
+      const top = later.length ? Math.max(...later) : 1;
       el.style.height = Math.max(220, 60 + 26 * cohorts.length) + "px";
-      plot(el, [{ type: "heatmap", x: offsets.map((o) => "week " + o), y: labels, z, zmin: 0, zmax: 1,
+      plot(el, [{ type: "heatmap", x: offsets.map((o) => "w" + o), y: labels, z, zmin: 0, zmax: top || 1,
         colorscale: [[0, "#eff6ff"], [1, "#1d4ed8"]], showscale: false, texttemplate: phone() ? "" : "%{z:.0%}",
         hovertemplate: "%{y}, %{x}: %{z:.1%} retained<extra></extra>", xgap: 2, ygap: 2 }],
-      { hovermode: "closest", margin: { l: 150, r: 8, t: 8, b: 32 }, yaxis: { autorange: "reversed" } });
+      { hovermode: "closest", margin: { l: 150, r: 8, t: 8, b: 32 }, yaxis: { autorange: "reversed" },
+        xaxis: { tickangle: 0, title: { text: "weeks since first seen", font: { size: 11 } } } });
     },
     sankey(section, rows, el) {
       const links = new Map();
