@@ -53,7 +53,7 @@ def contract_and_types(engine: Engine, storage: Storage, days: list[str]) -> dg.
     problems = {
         k: sum(r[k] for r in rows)
         for k in ("bad_event_id", "bad_event_ts", "bad_event_type", "bad_device_type", "bad_user_type",
-                  "null_required", "bad_schema_version")
+                  "null_required", "bad_schema_version", "bad_commerce")
     }
     return dg.AssetCheckResult(
         check_name="contract_and_types",

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--seed-offset", type=int, default=0, help="live mode: slice number, for new sessions")
     produce.add_argument("--users", type=_positive(int), default=20_000)
     produce.add_argument("--products", type=_positive(int), default=2_000)
+    produce.add_argument("--currency", type=_currency, default="USD", help="the shop's ISO 4217 currency (default USD)")
     for knob in ("duplicate", "malformed", "late", "future"):
         produce.add_argument(f"--{knob}-rate", type=_rate, default=0.0)
     produce.add_argument("--aggregate", action=argparse.BooleanOptionalAction, default=True,
@@ -199,9 +200,19 @@ def _print_summary(summary: dict, as_json: bool) -> None:
         print(f"{'error':>13}: {summary['error']}")
 
 
+def _currency(text: str) -> str:
+    import re
+
+    from clickstream_assets.contract import CURRENCY_PATTERN
+
+    if not re.fullmatch(CURRENCY_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 4217 code like EUR")
+    return text
+
+
 def cmd_produce(args) -> int:
     from clickstream_assets.producer.runner import produce_historical, produce_live
-    from clickstream_assets.producer.simulator import Mess
+    from clickstream_assets.producer.simulator import Behaviour, Mess
 
     live = args.rate is not None or args.duration is not None
     historical = args.start is not None or args.days is not None or args.events_per_day is not None
@@ -216,14 +227,14 @@ def cmd_produce(args) -> int:
     if live:
         summary = produce_live(
             sink, args.rate, args.duration, seed=args.seed, seed_offset=args.seed_offset, users=args.users,
-            products=args.products, mess=mess, progress=progress,
+            products=args.products, mess=mess, progress=progress, behaviour=Behaviour(currency=args.currency),
         )
     else:
         days = args.days or 1
         start = args.start or (datetime.now(timezone.utc).date() - timedelta(days=days))
         summary = produce_historical(
             sink, start, days, args.events_per_day or 10_000, seed=args.seed, users=args.users,
-            products=args.products, mess=mess, progress=progress,
+            products=args.products, mess=mess, progress=progress, behaviour=Behaviour(currency=args.currency),
         )
     result = summary.as_dict()
     result.update(profile=args.profile, stream_name=args.stream_name)

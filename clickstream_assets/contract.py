@@ -13,10 +13,14 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+# Version 2 adds the commerce fields (COMMERCE_FIELDS); version 1 is the same contract without them. Both stay valid.
+SCHEMA_VERSION = 2
+SCHEMA_VERSIONS = (1, 2)
+COMMERCE_VERSION = 2
 # Events without a schema_version are the original project's shape: its 11 fields, no event_id. They are kept
 # with this version so a reader can tell them from events written to the contract.
 ORIGINAL_SHAPE_VERSION = 0
@@ -52,13 +56,25 @@ CONTENT_FIELDS = tuple(f for f in FIELDS if f not in VERSION_FIELDS)
 # Never inside a JSON string the trackers send (a control character), so joined fields cannot run together.
 CONTENT_SEPARATOR = "\x1f"
 
+# Version 2, additive and optional, as Snowplow's e-commerce, GA4's items and Amplitude's revenue carry them: the
+# order a purchase line belongs to (an order is every purchase sharing an order_id), the unit price, the quantity
+# (absent means 1) and the ISO 4217 currency (required with a price). Read only from version 2 events: a version 1 or
+# original-shape event keeps exactly the verdict it had, whatever else it carries. Not in FIELDS, so the id derived
+# for the original shape hashes the same 11 fields as before.
+COMMERCE_FIELDS = ("order_id", "price", "quantity", "currency")
+# A unit price above this is a tracker's bug, not a sale; it also keeps price inside DECIMAL(18,4).
+MAX_PRICE = 1_000_000_000
+MAX_QUANTITY = 1_000_000
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+PRICE_SCALE = Decimal("0.0001")  # DECIMAL(18,4): four places suit every ISO 4217 minor unit
+
 # One reason per rejected line, checked in this order (the first that applies wins).
 REASONS = (
     "malformed_json",  # not UTF-8 JSON, or not a JSON object
     "missing_field",  # a required field is absent or null
     "bad_type",  # a field has the wrong JSON type
     "unknown_event_type",  # event_type outside EVENT_TYPES
-    "bad_value",  # device_type, user_type, schema_version or event_id outside their accepted values
+    "bad_value",  # device_type, user_type, schema_version, event_id or a commerce field outside its accepted values
     "bad_timestamp",  # not ISO-8601 (Z, an offset or no zone), an impossible date, or older than the age guard
     "future_timestamp",  # later than its arrival plus CLOCK_SKEW
 )
@@ -80,6 +96,7 @@ TIMESTAMP_PATTERN = (
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 _UUID_RE = re.compile(UUID_PATTERN)
+_CURRENCY_RE = re.compile(CURRENCY_PATTERN)
 
 # Pages the funnel keys on; the SQL models use the same literals.
 CHECKOUT_PAGE = "/checkout"
@@ -103,9 +120,24 @@ EVENT_SCHEMA = pa.schema(
         pa.field("user_type", pa.string(), nullable=False),
         pa.field("arrival_ts", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("source_object", pa.string(), nullable=False),
+        # Version 2's commerce fields, last so the table only grows at its end (Glue and Parquet read by name).
+        pa.field("order_id", pa.string()),
+        pa.field("price", pa.decimal128(18, 4)),
+        pa.field("quantity", pa.int32()),
+        pa.field("currency", pa.string()),
     ]
 )
 """Clean events as stored (partition column ``dt`` is the directory); ``timestamp`` becomes ``event_ts``."""
+
+
+@dataclass(frozen=True)
+class Commerce:
+    """A valid version 2 event's commerce fields as stored (each None when not sent)."""
+
+    order_id: str | None = None
+    price: Decimal | None = None
+    quantity: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +145,7 @@ class Verdict:
     reason: str | None
     event_time: datetime | None = None
     event_id: str | None = None  # as sent, or derived from the content when the event has none
+    commerce: Commerce = Commerce()
 
     @property
     def valid(self) -> bool:
@@ -159,6 +192,51 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _commerce_problem(record: dict) -> str | None:
+    """The first reason a version 2 event's commerce fields give, in contract order, or None."""
+    if record.get("price") is not None and record.get("currency") is None:
+        return "missing_field"
+    order_id, price, quantity, currency = (record.get(f) for f in COMMERCE_FIELDS)
+    if ((order_id is not None and not isinstance(order_id, str)) or (price is not None and not _is_number(price))
+            or (quantity is not None and not _is_number(quantity))
+            or (currency is not None and not isinstance(currency, str))):
+        return "bad_type"
+    return None
+
+
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits: out of every range below
+        return math.inf
+
+
+def _commerce_value_bad(record: dict) -> bool:
+    order_id, price, quantity, currency = (record.get(f) for f in COMMERCE_FIELDS)
+    price = None if price is None else _as_float(price)
+    quantity = None if quantity is None else _as_float(quantity)
+    return (
+        order_id == ""
+        or (price is not None and not 0 <= price <= MAX_PRICE)
+        or (quantity is not None and not (1 <= quantity <= MAX_QUANTITY and quantity.is_integer()))
+        or (currency is not None and not _CURRENCY_RE.fullmatch(currency))
+    )
+
+
+def _commerce(record: dict) -> Commerce:
+    price, quantity = record.get("price"), record.get("quantity")
+    return Commerce(
+        record.get("order_id"),
+        None if price is None else Decimal(repr(float(price))).quantize(PRICE_SCALE, rounding=ROUND_HALF_UP),
+        None if quantity is None else int(quantity),
+        record.get("currency"),
+    )
+
+
 def classify_line(line: bytes | str, arrival: datetime, max_event_age: timedelta = MAX_EVENT_AGE) -> Verdict:
     """Classify one raw line as valid or as exactly one reason code: the reference for the SQL."""
     try:
@@ -170,22 +248,28 @@ def classify_line(line: bytes | str, arrival: datetime, max_event_age: timedelta
         return Verdict("malformed_json")
     version = record.get("schema_version")
     original_shape = version is None
-    if any(record.get(f) is None for f in REQUIRED_FIELDS) or (not original_shape and record.get("event_id") is None):
+    commerce = _is_number(version) and version == COMMERCE_VERSION
+    problem = _commerce_problem(record) if commerce else None
+    if (any(record.get(f) is None for f in REQUIRED_FIELDS) or (not original_shape and record.get("event_id") is None)
+            or problem == "missing_field"):
         return Verdict("missing_field")
     if any(not isinstance(record[f], str) for f in REQUIRED_FIELDS):
         return Verdict("bad_type")
     if any(record.get(f) is not None and not isinstance(record[f], str) for f in OPTIONAL_FIELDS + ("event_id",)):
         return Verdict("bad_type")
-    if not original_shape and (isinstance(version, bool) or not isinstance(version, (int, float))):
+    if not original_shape and not _is_number(version):
         return Verdict("bad_type")
+    if problem:  # bad_type: commerce fields count only on version 2 events
+        return Verdict(problem)
     if record["event_type"] not in EVENT_TYPES:
         return Verdict("unknown_event_type")
     event_id = record.get("event_id")
     if (
         record["device_type"] not in DEVICE_TYPES
         or record["user_type"] not in USER_TYPES
-        or not (original_shape or (math.isfinite(version) and version == SCHEMA_VERSION))
+        or not (original_shape or (math.isfinite(version) and version in SCHEMA_VERSIONS))
         or (event_id is not None and not _UUID_RE.match(event_id))
+        or (commerce and _commerce_value_bad(record))
     ):
         return Verdict("bad_value")
     moment = parse_timestamp(record["timestamp"])
@@ -193,5 +277,5 @@ def classify_line(line: bytes | str, arrival: datetime, max_event_age: timedelta
         return Verdict("bad_timestamp")
     if moment > arrival + CLOCK_SKEW:
         return Verdict("future_timestamp")
-    return Verdict(None, moment, event_id or derive_event_id(record))
+    return Verdict(None, moment, event_id or derive_event_id(record), _commerce(record) if commerce else Commerce())
 

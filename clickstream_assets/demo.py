@@ -149,6 +149,7 @@ def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
         out("\ntop products    purchases     views")
         for row in top.to_pylist()[:5]:
             out(f"{row['product_id']:<14} {row['purchases']:>10,} {row['views']:>9,}")
+    _print_revenue(resources, out)
     from clickstream_assets.completeness import read_report
 
     report = read_report(resources["storage"])
@@ -165,3 +166,27 @@ def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
             "and arrival_sensor in the UI for live data)")
     out(f"dashboard: {warehouse / 'dashboard' / 'index.html'}")
     out("Dagster UI over the same runs and data: make ui  (then open http://127.0.0.1:3000)")
+
+
+def _print_revenue(resources: dict, out) -> None:
+    """Revenue as the models measure it, cut four ways, beside what the simulator sent."""
+    from clickstream_assets.ledger import read_producer_runs
+
+    try:
+        totals, _ = resources["engine"].query("checks/revenue_reconcile.sql", {})
+        measured, _ = resources["engine"].query("checks/planted_revenue.sql", {})
+    except LookupError:
+        return
+    t, m = totals.to_pylist()[0], measured.to_pylist()[0]
+    if not t["orders"]:
+        return
+    cuts = [t["orders_revenue"], t["product_revenue"], t["first_touch_revenue"], t["last_non_direct_revenue"]]
+    out(f"\nrevenue {float(t['orders_revenue']):,.2f} from {t['orders']:,} orders, average order value "
+        f"{float(t['orders_revenue']) / t['orders']:,.2f}; by order, product, first touch, last non-direct: "
+        + ("all equal" if len(set(cuts)) == 1 else "DIFFER " + ", ".join(f"{float(c):,.2f}" for c in cuts)))
+    runs = [r for r in read_producer_runs(resources["storage"]) if (r.get("behaviour") or {}).get("revenue")]
+    if runs:
+        sent = runs[-1]["behaviour"]["revenue"]
+        out(f"planted vs measured: mean order value {sent['mean_order_value']:,.2f} vs "
+            f"{float(m['revenue']) / m['orders']:,.2f}; orders per purchasing session "
+            f"{sent['orders_per_purchasing_session']:.4f} vs {m['orders'] / max(m['purchasing_sessions'], 1):.4f}")

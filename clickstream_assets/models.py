@@ -68,6 +68,26 @@ MODELS = [
         ModelCheck("traffic_covers_sessions", "checks/traffic_totals.sql",
                    "Every session is attributed to exactly one channel and referring site."),
     ]),
+    Model("orders", ["events", "sessions"], checks=[
+        ModelCheck("orders_unique", "checks/orders_unique.sql",
+                   "Each order appears once, with at least one line, units >= lines and no negative value."),
+    ]),
+    Model("orders_daily", ["orders", "sessions"], checks=[
+        ModelCheck("orders_match_purchase_lines", "checks/orders_reconcile.sql",
+                   "Orders, units and revenue equal the purchase lines of the clean events, counted directly."),
+    ]),
+    Model("attribution_daily", ["orders", "sessions"], checks=[
+        ModelCheck("attribution_credits_every_order_once", "checks/attribution_totals.sql",
+                   "Per day, each attribution model's conversions and revenue equal the day's orders and revenue."),
+    ]),
+    Model("paths_daily", ["events"], checks=[
+        ModelCheck("paths_start_every_session", "checks/paths_conserve.sql",
+                   "Every session starts a path at step 1; no step holds more sessions than the one before."),
+    ]),
+    Model("lifecycle_weekly", ["sessions"], partitioned=False, checks=[
+        ModelCheck("lifecycle_partitions_users", "checks/lifecycle_partition.sql",
+                   "Each week, new + returning + resurrecting + dormant = the users seen so far."),
+    ]),
     Model("retention_weekly", ["sessions"], partitioned=False, checks=[
         ModelCheck("retention_bounds", "checks/retention_bounds.sql",
                    "Rates lie in [0, 1]; week 0 holds the whole cohort."),

@@ -26,13 +26,26 @@ class PipelineSettings(dg.ConfigurableResource):
     # Planted truth: how many standard errors a measured rate may stray from the simulator's before failing.
     planted_truth_z: float = 4.5
 
+    # Mean order value measured by the models may stray this far (relative) from the one the simulator sent.
+    planted_value_tolerance: float = 0.02
+
     # What the shop's pages are and what the funnel counts (clickstream_assets/pages.py explains the patterns).
     page_classes: dict[str, str] = dict(PAGE_CLASSES)
     funnel_steps: dict[str, str] = dict(FUNNEL_STEPS)
+    # The funnel's conversion window: each step must follow the first product view within this many seconds.
+    # 0 is the session itself (the default): a funnel never spans sessions.
+    funnel_window_seconds: int = 0
+    # Attribution looks back over the user's sessions of this many days before an order.
+    attribution_lookback_days: int = 30
 
     def page_params(self) -> dict[str, str]:
-        """The page and funnel patterns, as the models' SQL parameters."""
-        return sql_params(self.page_classes, self.funnel_steps)
+        """The page and funnel patterns, the funnel window and the attribution lookback, as the models' SQL
+        parameters (each SQL file receives only those it names)."""
+        if self.funnel_window_seconds < 0 or self.attribution_lookback_days < 0:
+            raise ValueError("funnel_window_seconds and attribution_lookback_days cannot be negative")
+        return {**sql_params(self.page_classes, self.funnel_steps),
+                "funnel_window_seconds": str(self.funnel_window_seconds),
+                "attribution_lookback_days": str(self.attribution_lookback_days)}
 
     def budget_for(self, asset: str) -> int:
         return self.scan_budgets.get(asset, self.scan_budget_bytes)

@@ -5,8 +5,9 @@ run here as in DuckDB; parameters are validated, then rendered as literals (Athe
 positional and take SQL text anyway, so validation is what keeps input out of the SQL).
 
 Writes are one ``UNLOAD … WITH (partitioned_by = ARRAY['dt'])`` per 100 partitions into a fresh prefix; the Glue
-partitions then switch to it and the old prefix is deleted, so a reader sees the old version or the new one, never
-an empty one, and a failed statement leaves the old one. Counts come from the UNLOAD manifest and Parquet footers.
+partitions then switch to it, so a reader sees the old version or the new one, never an empty one, and a failed
+statement leaves the old one. The replaced version is kept until the next write (queries planned on it still find
+their files), then deleted. Counts come from the UNLOAD manifest and Parquet footers.
 """
 
 from __future__ import annotations
@@ -246,8 +247,7 @@ class AthenaEngine(Engine):
         for value in batch:
             rows, size = self._footers(written.get(value, []))
             result.partitions[value] = PartitionWrite(rows, size, locations[value])
-        old = self.catalog.swap_partitions(table, locations)
-        self._retire(table, old.values(), locations.values())
+        self._retire(table, self.catalog.swap_partitions(table, locations), locations.values())
         result.stats.seconds += stats.seconds
         result.stats.bytes_scanned += stats.bytes_scanned
         result.stats.queries += 1
@@ -257,8 +257,7 @@ class AthenaEngine(Engine):
         prefix = self._new_prefix(table)
         stats, files = self._unload(table, inner, prefix)
         rows, size = self._footers(files)
-        old = self.catalog.swap_location(table, prefix)
-        self._retire(table, [old] if old else [], [prefix])
+        self._retire(table, self.catalog.swap_location(table, prefix), [prefix])
         stats.rows = rows
         return WriteResult(stats, {"all": PartitionWrite(rows, size, prefix)})
 
@@ -283,7 +282,8 @@ class AthenaEngine(Engine):
         return rows, size
 
     def _retire(self, table: TableDef, old: Iterable[str], new: Iterable[str]) -> None:
-        """Delete the versions the catalog no longer points at, only ever under the table's own location."""
+        """Delete versions two writes old (the catalog keeps the last one for queries still reading it), only ever
+        under the table's own location."""
         root, keep = table.location.rstrip("/") + "/", {n.rstrip("/") for n in new}
         for location in {o.rstrip("/") for o in old} - keep:
             if location.startswith(root):

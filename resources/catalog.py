@@ -192,6 +192,7 @@ class LocalCatalog(Catalog):
 
 
 GLUE_BATCH = 100  # BatchCreatePartition takes at most 100 partitions a call
+PREVIOUS = "previous_location"  # the version a swap replaced, kept for queries already reading it
 SERDES = {
     "parquet": (
         "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
@@ -315,8 +316,7 @@ class GlueCatalog(Catalog):
             new += len(batch) - len(errors)
         return new
 
-    def locations(self, name: str, values: list[str]) -> dict[str, str]:
-        """Where each registered partition of ``values`` lives (partitions not registered are left out)."""
+    def _registered(self, name: str, values: list[str]) -> dict[str, dict]:
         glue, found = self._glue(), {}
         values = sorted({check_partition_value(v) for v in values})
         for start in range(0, len(values), GLUE_BATCH):
@@ -324,39 +324,53 @@ class GlueCatalog(Catalog):
             response = glue.batch_get_partition(DatabaseName=self.database, TableName=check_identifier(name),
                                                 PartitionsToGet=batch)
             for partition in response["Partitions"]:
-                found[partition["Values"][0]] = partition["StorageDescriptor"]["Location"].rstrip("/")
+                found[partition["Values"][0]] = partition
         return found
 
-    def swap_partitions(self, table: TableDef, locations: dict[str, str]) -> dict[str, str]:
-        """Point each partition at its new location (creating the table and the partitions not yet there) and
-        return the locations they had. One Glue call per 100 partitions each way; a partition switches whole."""
+    def locations(self, name: str, values: list[str]) -> dict[str, str]:
+        """Where each registered partition of ``values`` lives (partitions not registered are left out)."""
+        return {v: p["StorageDescriptor"]["Location"].rstrip("/") for v, p in self._registered(name, values).items()}
+
+    def swap_partitions(self, table: TableDef, locations: dict[str, str]) -> list[str]:
+        """Point each partition at its new location (creating the table and the partitions not yet there).
+
+        The version being replaced stays as the partition's ``previous_location``, so a query that planned on it a
+        moment ago still finds its files; the one before it is returned, for the caller to delete. One Glue call
+        per 100 partitions each way; each partition switches whole.
+        """
         self.ensure_table(table)
-        old = self.locations(table.name, list(locations))
-        glue = self._glue()
-        moved = [v for v in sorted(locations) if v in old]
+        current = self._registered(table.name, list(locations))
+        glue, retired = self._glue(), []
+        moved = [v for v in sorted(locations) if v in current]
         for start in range(0, len(moved), GLUE_BATCH):
-            entries = [{"PartitionValueList": [v], "PartitionInput": {
-                "Values": [v], "StorageDescriptor": self._storage_descriptor(table, locations[v])}}
-                for v in moved[start : start + GLUE_BATCH]]
+            entries = []
+            for v in moved[start : start + GLUE_BATCH]:
+                previous = current[v]["StorageDescriptor"]["Location"].rstrip("/")
+                retired.append(current[v].get("Parameters", {}).get(PREVIOUS, ""))
+                entries.append({"PartitionValueList": [v], "PartitionInput": {
+                    "Values": [v], "StorageDescriptor": self._storage_descriptor(table, locations[v]),
+                    "Parameters": {PREVIOUS: previous}}})
             errors = glue.batch_update_partition(DatabaseName=self.database, TableName=table.name,
                                                  Entries=entries).get("Errors", [])
             if errors:
                 detail = errors[0]["ErrorDetail"]
                 raise RuntimeError(f"Glue refused to move {len(errors)} partitions of {table.name}: "
                                    f"{detail.get('ErrorCode')}: {detail.get('ErrorMessage', '')}")
-        self._create_partitions(table, {v: loc for v, loc in locations.items() if v not in old})
-        return old
+        self._create_partitions(table, {v: loc for v, loc in locations.items() if v not in current})
+        return [r for r in retired if r]
 
-    def swap_location(self, table: TableDef, location: str) -> str | None:
-        """Point a whole (unpartitioned) table at a new location; returns the one it had."""
+    def swap_location(self, table: TableDef, location: str) -> list[str]:
+        """Point a whole (unpartitioned) table at a new location, keeping the replaced one as its
+        ``previous_location``; returns the version before that, to delete."""
         self.ensure_table(table)
         glue = self._glue()
         current = glue.get_table(DatabaseName=self.database, Name=table.name)["Table"]
-        old = current["StorageDescriptor"].get("Location")
         wanted = self._table_input(table)
         wanted["StorageDescriptor"] = self._storage_descriptor(table, location)
+        wanted["Parameters"][PREVIOUS] = current["StorageDescriptor"]["Location"].rstrip("/")
         glue.update_table(DatabaseName=self.database, TableInput=wanted)
-        return old.rstrip("/") if old else None
+        retired = current.get("Parameters", {}).get(PREVIOUS)
+        return [retired] if retired else []
 
     def partitions(self, name: str) -> list[str]:
         glue = self._glue()

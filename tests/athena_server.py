@@ -66,6 +66,7 @@ class AthenaTwin:
         self.log: list[Execution] = []
         self.lock = threading.Lock()
         self.delay_seconds = 0.0  # tests raise it to observe a partition while a rebuild runs
+        self.fail_after_files: int | None = None  # tests set it to fail an UNLOAD midway, files half written
 
     def _client(self, service: str):
         return boto3.client(service, endpoint_url=self.moto, region_name="us-east-1")
@@ -179,6 +180,9 @@ class AthenaTwin:
                 key = f"{prefix.rstrip('/')}/{folder}{execution.id.replace('-', '')[:20]}_{uuid.uuid4()}"
                 s3.put_object(Bucket=bucket, Key=key.lstrip("/"), Body=buffer.getvalue())
                 execution.files_written.append(f"s3://{bucket}/{key.lstrip('/')}")
+                if self.fail_after_files is not None and len(execution.files_written) >= self.fail_after_files:
+                    self.fail_after_files = None
+                    raise RuntimeError("injected: the UNLOAD's workers failed after writing some files")
         out_bucket, out_prefix = _split(execution.output_location)
         manifest = "".join(f"{uri}\n" for uri in execution.files_written)
         s3.put_object(Bucket=out_bucket, Key=f"{out_prefix.rstrip('/')}/{execution.id}-manifest.csv".lstrip("/"),

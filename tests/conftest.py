@@ -66,6 +66,7 @@ def athena(athena_server):
     """The Athena test engine (tests/athena_server.py), its query log emptied for this test."""
     athena_server.twin.log.clear()
     athena_server.twin.delay_seconds = 0.0
+    athena_server.twin.fail_after_files = None
     return athena_server
 
 

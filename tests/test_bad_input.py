@@ -41,6 +41,17 @@ TIMESTAMPS = ["2026-11-02T12:29:58Z", "2026-11-02T12:29:58.1Z", "2026-11-02T12:2
               "2026-11-02T12:29:58+00:00", "2026-11-02T12:29:58.1234567891Z", "2026-11-02T12:29:58+0000",
               "2026-11-02T12:29:58+24:00", "2026-11-02T12:29:58-00:60", "2026-11-02T12:29", "2026-11-02"]
 FIELDS = list(BASE)
+# Contract version 2: a purchase line with its order, unit price, quantity and currency, in the producer's order
+# (after product_id), and near misses of each value.
+V2 = {k: ({**BASE, "schema_version": 2, "event_type": "purchase", "order_id": "o_1", "price": 19.99, "quantity": 2,
+          "currency": "EUR"})[k] for k in [*FIELDS[:6], "order_id", "price", "quantity", "currency", *FIELDS[6:]]}
+COMMERCE = ["order_id", "price", "quantity", "currency"]
+COMMERCE_VALUES = {
+    "order_id": ["o_2", "", "ORDER-\u00e9", 17, None, True],
+    "price": [0, 0.0, 12, 12.5, 0.00005, 1e9, 1000000000.0001, -0.01, 1e-320, 1e308, "19.99", None, True, 2**70],
+    "quantity": [1, 2, 3.0, 0, -1, 1.5, 1000000, 1000001, 2**70, "2", None, False],
+    "currency": ["USD", "eur", "EU", "EURO", "E1R", "", " EUR", "€€€", None, 978],
+}
 # The original project's shape: its 11 fields, no event_id or schema_version, pages named by kind.
 SEED = {k: v for k, v in BASE.items() if k not in ("event_id", "schema_version")} | {
     "page": "product", "timestamp": "2026-11-02T12:29:58.101"}
@@ -57,8 +68,20 @@ values = st.one_of(
 @st.composite
 def lines(draw) -> bytes:
     kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "timestamp", "drop", "bytes", "truncate", "nan",
-                                 "number", "seed", "seed"]))
+                                 "number", "seed", "seed", "commerce", "commerce"]))
     record = dict(BASE)
+    if kind == "commerce":
+        record = dict(V2)
+        for _ in range(draw(st.integers(0, 3))):
+            name = draw(st.sampled_from(COMMERCE + ["schema_version", "drop", "event_type"]))
+            if name == "drop":
+                record.pop(draw(st.sampled_from(COMMERCE)), None)
+            elif name == "schema_version":
+                record[name] = draw(st.sampled_from([1, 2, 2.0, "2", 3, None]))
+            elif name == "event_type":
+                record[name] = draw(st.sampled_from(["add_to_cart", "view", "hover"]))
+            else:
+                record[name] = draw(st.one_of(st.sampled_from(COMMERCE_VALUES[name]), values))
     if kind == "seed":
         record = dict(SEED)
         change = draw(st.sampled_from(["none", "mutate", "timestamp", "drop", "add_version", "add_id"]))
@@ -87,7 +110,7 @@ def lines(draw) -> bytes:
     # Compact lines in contract order are the producer's own shape, which the SQL takes by a fast path: draw both.
     comma, colon = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
     text = json.dumps(record, ensure_ascii=draw(st.booleans()), separators=(comma, colon))
-    version = f'"schema_version"{colon}1'
+    version = f'"schema_version"{colon}{record.get("schema_version")}'
     if kind == "truncate":
         return text[: draw(st.integers(0, len(text) - 1))].encode()
     if kind == "nan":
@@ -102,14 +125,15 @@ def engine(tmp_path_factory):
     return build_resources("local", tmp_path_factory.mktemp("w"))["engine"]
 
 
-def classify_in_sql(engine, batch: list[bytes]) -> list[tuple[str | None, str | None]]:
-    """(reason, event_id, UTC event time) of each line as the SQL stages it."""
+def classify_in_sql(engine, batch: list[bytes]) -> list[tuple]:
+    """(reason, event_id, UTC event time, order_id, price, quantity, currency) of each line as the SQL stages it."""
     table, _ = split_lines(KEY, "2026-11-02-12", b"\n".join(batch) + b"\n")
     import pyarrow as pa
 
     result, _ = engine.query("transform/stage_raw.sql", {"calendar_start": "2000-01-01", "max_event_age_days": 30},
                              inputs={"raw_lines": pa.Table.from_batches([table])})
-    by_line = {r["line_number"]: (r["reason"], r["event_id"], r["event_ts"]) for r in result.to_pylist()}
+    by_line = {r["line_number"]: (r["reason"], r["event_id"], r["event_ts"], *(r[f] for f in COMMERCE))
+               for r in result.to_pylist()}
     return [by_line[i + 1] for i in range(len(batch))]
 
 
@@ -118,7 +142,8 @@ def classify_in_sql(engine, batch: list[bytes]) -> list[tuple[str | None, str | 
 @given(batch=st.lists(lines(), min_size=1, max_size=40))
 def test_sql_and_the_reference_give_every_line_the_same_verdict(engine, batch):
     verdicts = [classify_line(line, ARRIVAL.replace(tzinfo=timezone.utc)) for line in batch]
-    expected = [(v.reason, v.event_id, v.event_time and v.event_time.replace(tzinfo=None)) for v in verdicts]
+    expected = [(v.reason, v.event_id, v.event_time and v.event_time.replace(tzinfo=None),
+                 *(getattr(v.commerce, f) for f in COMMERCE)) for v in verdicts]
     got = classify_in_sql(engine, batch)
     assert got == expected, [(line, e, g) for line, e, g in zip(batch, expected, got) if e != g][:3]
 
@@ -126,7 +151,7 @@ def test_sql_and_the_reference_give_every_line_the_same_verdict(engine, batch):
 def test_a_line_over_a_megabyte_is_classified_not_crashed(engine):
     big = json.dumps({**BASE, "location": "x" * 1_200_000}).encode()
     truncated = big[: 1_100_000]
-    assert [reason for reason, _, _ in classify_in_sql(engine, [big, truncated])] == [None, "malformed_json"]
+    assert [found[0] for found in classify_in_sql(engine, [big, truncated])] == [None, "malformed_json"]
 
 
 def test_nasty_input_through_the_whole_pipeline_is_quarantined_or_kept_literally(tmp_path):

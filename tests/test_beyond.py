@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -90,7 +91,24 @@ def test_planted_truth_holds_and_a_broken_model_fails_it(built, tmp_path):
     pipeline, _, models, _ = built
     assert models.checks["processed/funnel_daily:planted_truth"]
     engine, storage = pipeline.resources["engine"], pipeline.resources["storage"]
-    assert planted_truth_result(engine, storage, 4.5).passed
+    truth = planted_truth_result(engine, storage, 4.5)
+    assert truth.passed
+    # Revenue is held to the orders the producer sent: the mean order value and orders per purchasing session.
+    table = truth.metadata["comparison"].value
+    assert "| mean_order_value | USD |" in table and "| orders_per_purchasing_session |" in table
+    assert "| reorder_rate | all |" in table
+    # A broken orders model that counts every line twice doubles the mean order value: the check says so.
+    originals = {}
+    for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+        path = pipeline.parquet("orders", day)
+        originals[path] = table_ = pq.read_table(path)
+        revenue = table_.schema.field("revenue").type
+        doubled = pa.array([v * 2 for v in table_.column("revenue").to_pylist()], revenue)
+        pq.write_table(table_.set_column(table_.schema.get_field_index("revenue"), "revenue", doubled), path)
+    result = planted_truth_result(engine, storage, 4.5)
+    assert not result.passed and "mean_order_value" in result.metadata["outside_tolerance"].value
+    for path, original in originals.items():
+        pq.write_table(original, path)
     # A broken funnel: everyone who adds to cart is counted as reaching checkout.
     for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
         path = pipeline.parquet("funnel_daily", day)

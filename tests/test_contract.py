@@ -68,7 +68,7 @@ def test_lines_that_are_not_json_objects_are_malformed(line, reason):
         ({"event_type": "VIEW"}, "unknown_event_type"),
         ({"device_type": "smartwatch"}, "bad_value"),
         ({"user_type": "vip"}, "bad_value"),
-        ({"schema_version": 2}, "bad_value"),
+        ({"schema_version": 3}, "bad_value"),
         ({"event_id": "not-a-uuid"}, "bad_value"),
         ({"timestamp": "2026-11-01T11:59:58+24:00"}, "bad_timestamp"),
         ({"timestamp": "2026-11-01T11:59:58.1234567890Z"}, "bad_timestamp"),  # 10 fractional digits
@@ -148,3 +148,56 @@ def test_the_sql_uses_the_contracts_timestamp_pattern():
     from resources.catalog import SQL_ROOT
 
     assert TIMESTAMP_PATTERN in (SQL_ROOT / "transform" / "stage_raw.sql").read_text()
+
+
+# Contract version 2: a purchase line with its order, unit price, quantity and currency.
+LINE = {**GOOD, "schema_version": 2, "event_type": "purchase", "page": "/checkout/confirmation",
+        "order_id": "o_42", "price": 19.99, "quantity": 2, "currency": "EUR"}
+
+
+def test_a_version_2_purchase_keeps_its_order_price_quantity_and_currency():
+    from decimal import Decimal
+
+    result = classify_line(json.dumps(LINE), ARRIVAL)
+    assert result.valid
+    assert (result.commerce.order_id, result.commerce.price, result.commerce.quantity, result.commerce.currency) == (
+        "o_42", Decimal("19.9900"), 2, "EUR")
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"quantity": KeyError, "order_id": KeyError}, None),  # optional: an add_to_cart has no order yet
+        ({"price": KeyError, "currency": KeyError}, None),  # no value known: still an order line
+        ({"quantity": 3.0}, None),
+        ({"price": 0}, None),
+        ({"currency": KeyError}, "missing_field"),  # a price needs its currency
+        ({"price": "19.99"}, "bad_type"),
+        ({"quantity": True}, "bad_type"),
+        ({"order_id": 42}, "bad_type"),
+        ({"currency": 978}, "bad_type"),
+        ({"quantity": 0}, "bad_value"),
+        ({"quantity": 1.5}, "bad_value"),
+        ({"price": -0.01}, "bad_value"),
+        ({"price": 2e9}, "bad_value"),
+        ({"currency": "eur"}, "bad_value"),
+        ({"currency": "EURO"}, "bad_value"),
+        ({"order_id": ""}, "bad_value"),
+        ({"event_type": "checkout", "price": "x"}, "bad_type"),  # contract order: bad_type before the event type
+    ],
+)
+def test_each_commerce_problem_gets_its_reason(changes, reason):
+    record = {**LINE, **changes}
+    for name, value in changes.items():
+        if value is KeyError:
+            del record[name]
+    assert classify_line(json.dumps(record), ARRIVAL).reason == reason
+
+
+def test_versions_1_and_0_ignore_commerce_fields_and_keep_their_verdicts():
+    for version in ({"schema_version": 1}, {"schema_version": KeyError}):
+        record = {**LINE, "price": "not checked", "currency": "xx", **version}
+        if version["schema_version"] is KeyError:
+            del record["schema_version"]
+        result = classify_line(json.dumps(record), ARRIVAL)
+        assert result.valid and result.commerce.price is None and result.commerce.order_id is None

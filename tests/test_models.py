@@ -18,7 +18,14 @@ from clickstream_assets.models import MODELS
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import PipelineSettings
 from tests.pipeline import Pipeline
-from tests.recompute import python_sessions
+from tests.recompute import (
+    attribute,
+    nearest_rank,
+    python_lifecycle,
+    python_orders,
+    python_paths,
+    python_sessions,
+)
 
 START = date(2026, 11, 2)
 DAYS = ["2026-11-02", "2026-11-03"]
@@ -121,6 +128,139 @@ def test_the_dashboard_shows_every_section_with_the_models_numbers(built):
     for body in re.findall(r"<script>(.*?)</script>", html, re.S):
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp
+
+
+# -- revenue, attribution, paths and lifecycle, recomputed in Python ----------------------------------------------
+
+NEXT = DAYS + ["2026-11-04"]  # an order's or session's later events may fall on the next day
+
+
+def test_orders_equal_python_orders(built):
+    expected = {k: v for k, v in python_orders(table(built, "events", NEXT)).items() if v["dt"] in DAYS}
+    rows = {r["order_key"]: r for r in table(built, "orders")}
+    assert set(rows) == set(expected) and len(rows) > 20
+    for key, want in expected.items():
+        got = rows[key]
+        assert (got["lines"], got["items"], got["revenue"], got["session_id"], got["user_id"], got["currency"]) == (
+            want["lines"], want["items"], want["revenue"], want["session_id"], want["user_id"], want["currency"]), key
+    assert sum(r["lines"] > 1 for r in rows.values()) > 0 and sum(r["items"] > r["lines"] for r in rows.values()) > 0
+
+
+def test_orders_daily_equals_python_sums_and_revenue_reconciles_across_models(built):
+    sessions = {r["session_id"]: r for r in table(built, "sessions")}
+    orders = [o for o in python_orders(table(built, "events", NEXT)).values() if o["dt"] in DAYS]
+    want: dict[tuple, list] = defaultdict(lambda: [0, 0, 0])
+    for o in orders:
+        s = sessions[o["session_id"]]
+        cell = want[(o["dt"], s["device_type"], s["channel"], o["currency"])]
+        cell[0], cell[1], cell[2] = cell[0] + 1, cell[1] + o["revenue"], cell[2] + o["items"]
+    visits = Counter((s["dt"], s["device_type"], s["channel"]) for s in sessions.values())
+    rows = table(built, "orders_daily")
+    assert {(r["dt"], r["device_type"], r["channel"], r["currency"]): [r["orders"], r["revenue"], r["items"]]
+            for r in rows} == dict(want)
+    for r in rows:
+        assert r["average_order_value"] == pytest.approx(float(r["revenue"]) / r["orders"], rel=1e-12)
+        assert r["revenue_per_session"] == pytest.approx(
+            float(r["revenue"]) / visits[(r["dt"], r["device_type"], r["channel"])], rel=1e-12)
+    # One revenue, whichever way it is cut: orders, products, and each attribution model.
+    for day in DAYS:
+        revenue = sum(r["revenue"] for r in rows if r["dt"] == day)
+        assert revenue > 0
+        assert sum(r["revenue"] for r in table(built, "product_performance_daily") if r["dt"] == day) == revenue
+        for model in ("first_touch", "last_non_direct"):
+            assert sum(r["revenue"] for r in table(built, "attribution_daily")
+                       if r["dt"] == day and r["model"] == model) == revenue
+
+
+def test_attribution_equals_python_first_touch_and_last_non_direct(built):
+    sessions = table(built, "sessions")
+    by_user = defaultdict(list)
+    for s in sessions:
+        by_user[s["user_id"]].append(s)
+    want: dict[tuple, list] = defaultdict(lambda: [0, 0])
+    for o in python_orders(table(built, "events", NEXT)).values():
+        if o["dt"] not in DAYS:
+            continue
+        for model, channel in zip(("first_touch", "last_non_direct"), attribute(o, by_user[o["user_id"]])):
+            want[(o["dt"], channel, model)][0] += 1
+            want[(o["dt"], channel, model)][1] += o["revenue"]
+    got = {(r["dt"], r["channel"], r["model"]): [r["conversions"], r["revenue"]] for r in table(built, "attribution_daily")}
+    assert got == dict(want)
+
+
+def test_paths_equal_python_page_class_steps(built):
+    want = {k: v for k, v in python_paths(table(built, "events", NEXT)).items() if k[0] in DAYS}
+    rows = table(built, "paths_daily")
+    assert {(r["dt"], r["step"], r["from_page_class"], r["to_page_class"]): r["sessions"] for r in rows} == want
+    assert max(r["step"] for r in rows) == 10 and any(r["to_page_class"] == "confirmation" for r in rows)
+
+
+def test_lifecycle_states_equal_python_and_partition_the_users_seen(built):
+    rows = pq.read_table(built.warehouse / "processed" / "lifecycle_weekly" / "part-0.parquet").to_pylist()
+    sessions = table(built, "sessions")
+    assert {(r["week"], r["state"]): r["users"] for r in rows} == python_lifecycle(sessions)
+    assert sum(r["users"] for r in rows) == len({s["user_id"] for s in sessions})  # one week here: all new
+
+
+def test_lifecycle_states_on_hand_made_weeks(built):
+    weeks = [date(2026, 10, 5) + timedelta(days=7 * k) for k in range(4)]  # Mondays
+    visits = {"a": [0, 1, 2, 3], "b": [0, 2], "c": [1], "d": [0]}
+    rows = [{"user_id": u, "dt": weeks[w] + timedelta(days=2)} for u, ws in visits.items() for w in ws]
+    result, _ = built.resources["engine"].query("models/lifecycle_weekly.sql", {}, inputs={
+        "sessions": pa.Table.from_pylist(rows)})
+    got = {(r["week"], r["state"]): r["users"] for r in result.to_pylist()}
+    assert got == python_lifecycle(rows)
+    assert got[(weeks[2], "resurrecting")] == 1 and got[(weeks[3], "dormant")] == 3  # b back; b, c, d away
+    assert got[(weeks[1], "returning")] == 1 and got[(weeks[1], "new")] == 1  # a again, c first
+
+
+def test_product_units_and_revenue_equal_the_purchase_lines(built):
+    want: dict[tuple, list] = defaultdict(lambda: [0, 0])
+    for e in table(built, "events"):
+        if e["event_type"] == "purchase" and e["product_id"]:
+            want[(e["dt"], e["product_id"])][0] += e["quantity"] or 1
+            want[(e["dt"], e["product_id"])][1] += e["price"] * (e["quantity"] or 1)
+    for r in table(built, "product_performance_daily"):
+        assert [r["units"], r["revenue"]] == want.get((r["dt"], r["product_id"]), [0, 0])
+
+
+def test_funnel_percentiles_of_seconds_to_convert(built):
+    seconds = defaultdict(list)
+    for s in table(built, "sessions"):
+        if s["purchase_at"] is not None:
+            # date_diff('second') counts whole seconds between the two, as the engine does.
+            whole = int(s["purchase_at"].timestamp()) - int(s["session_start"].timestamp())
+            seconds[(s["dt"], s["device_type"], s["channel"])].append(whole)
+    rows = {(r["dt"], r["device_type"], r["channel"]): r for r in table(built, "funnel_daily")}
+    assert seconds
+    for key, values in seconds.items():
+        assert (rows[key]["p50_seconds_to_convert"], rows[key]["p90_seconds_to_convert"]) == (
+            nearest_rank(values, 50), nearest_rank(values, 90))
+
+
+def test_the_funnel_window_setting_cuts_late_steps(built):
+    engine = built.resources["engine"]
+    events = [event("w", 0, "view", page="/product/P1", product="P1"),
+              event("w", 100, "add_to_cart", page="/product/P1", product="P1"),
+              event("w", 200, "view", page="/checkout"),
+              event("w", 400, "purchase", page="/checkout/confirmation", product="P1")]
+    params = {"first_day": "2026-11-02", "last_day": "2026-11-02"}
+    for window, reached in ((0, True), (300, False), (400, True)):
+        settings = PipelineSettings(funnel_window_seconds=window)
+        result, _ = engine.query("models/sessions.sql", {**params, **settings.page_params()},
+                                 inputs={"events": pa.Table.from_pylist(events)})
+        row = result.to_pylist()[0]
+        assert (row["purchase_at"] is not None) == reached and row["checkout_at"] is not None
+
+
+def test_paths_class_pages_exactly_as_sessions_do():
+    from resources.catalog import SQL_ROOT
+
+    def classes(name):
+        text = (SQL_ROOT / "models" / f"{name}.sql").read_text()
+        return text[text.index("CASE\n"):text.index("END AS page_class")]
+
+    assert classes("paths_daily") == classes("sessions")
 
 
 # -- definitions on hand-made sessions ---------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class Events:
     session: np.ndarray  # int32
     id_hi: np.ndarray  # uint64: event_id bits
     id_lo: np.ndarray
+    quantity: np.ndarray  # int16: a cart or purchase line's quantity, 0 for other events
+    order: np.ndarray  # int64, 48 bits: a purchase line's order, -1 for other events
 
     def take(self, index: np.ndarray) -> Events:
         return Events(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
@@ -101,6 +103,11 @@ class ColumnarSimulator:
         ]
         self._location_cum = _cum(p.location_weights)
         self._product_cum = np.asarray(p.product_cum_weights) / p.product_cum_weights[-1]
+        # One price per product, in cents, fixed for the run: log-normal (skewed), ending in .99.
+        dear = np.random.default_rng([seed, 0x9A1CE]).lognormal(np.log(b.median_price), b.price_sigma, products)
+        self.price_cents = np.maximum(1, np.round(dear)).astype(np.int64) * 100 - 1
+        self.quantities = np.array(sorted(b.quantity_weights), dtype=np.int16)
+        self._quantity_cum = _cum([b.quantity_weights[q] for q in sorted(b.quantity_weights)])
         self.pages = ("/", "/cart", "/checkout", "/checkout/confirmation") + tuple(
             f"/category/{c}" for c in CATEGORIES) + tuple(f"/search?q={t}" for t in p.search_terms) + tuple(
             f"/product/{pid}" for pid in p.product_ids)
@@ -136,7 +143,7 @@ class ColumnarSimulator:
             n = 4000
             device = _pick(self.rng, self._device_cum, n)
             channel = _pick(self.rng, self._channel_cum, n)
-            kind, _, _, per_session = self._flows(device, channel)
+            kind, *_, per_session = self._flows(device, channel)
             self.rng = main
             self._mean_events = float(len(kind) / n)
         return self._mean_events
@@ -182,8 +189,12 @@ class ColumnarSimulator:
         return np.searchsorted(self._product_cum, self.rng.random(n), side="right").clip(
             0, len(self._product_cum) - 1).astype(np.int32)
 
+    def _quantity(self, n: int) -> np.ndarray:
+        return self.quantities[_pick(self.rng, self._quantity_cum, n)]
+
     def _flows(self, device: np.ndarray, channel: np.ndarray):
-        """Kind, page and product of every event of these sessions, in session order, and events per session."""
+        """Kind, page, product, quantity and order of every event of these sessions, in session order, and events
+        per session."""
         rng, b, n = self.rng, self.behaviour, len(device)
         ch = np.array(self.channels)[channel]
         landing_u = rng.random(n)
@@ -205,7 +216,7 @@ class ColumnarSimulator:
         other_page = np.where(rng.random(m) < 0.5, self._category0 + rng.integers(0, len(CATEGORIES), m),
                               self._search0 + rng.integers(0, len(self.pools.search_terms), m))
         step_page = np.where(product_step, self._product0 + step_item, other_page)
-        # Cart: the last product viewed, and with 30% the one before it, if the session saw any.
+        # Cart: the last product viewed, sometimes the one before it and the one before that, if the session saw them.
         viewed_rows = np.concatenate((np.flatnonzero(land_product) * 0 - 1, np.flatnonzero(product_step)))
         viewed_session = np.concatenate((np.flatnonzero(land_product), step_session[product_step]))
         viewed_item = np.concatenate((land_item[land_product], step_item[product_step]))
@@ -216,20 +227,27 @@ class ColumnarSimulator:
         has_view = views > 0
         last = np.where(has_view, viewed_item[np.maximum(last_at, 0)], -1) if len(viewed_item) else np.full(n, -1)
         before = np.where(views > 1, viewed_item[np.maximum(last_at - 1, 0)], -1) if len(viewed_item) else last
+        earlier = np.where(views > 2, viewed_item[np.maximum(last_at - 2, 0)], -1) if len(viewed_item) else last
         adds = has_view & ~bounced & (rng.random(n) < self._add_rate[device])
-        two = adds & (views > 1) & (rng.random(n) < 0.3)
+        two = adds & (views > 1) & (rng.random(n) < b.second_item_rate)
         checkout = adds & (rng.random(n) < b.checkout_rate)
         buys = checkout & (rng.random(n) < self._buy_rate[device])
-        n_cart = adds.astype(np.int64) + two
+        three = two & (views > 2) & (rng.random(n) < b.third_item_rate)
+        reorder = buys & (rng.random(n) < b.reorder_rate)
+        lines = ((adds, last, self._quantity(n)), (two, before, self._quantity(n)), (three, earlier, self._quantity(n)))
+        orders = rng.integers(0, 1 << 48, (n, 2), dtype=np.int64)
+        n_cart = adds.astype(np.int64) + two + three
         per_step = np.where(product_step, 2, 1)
         step_events = np.bincount(step_session, weights=per_step, minlength=n).astype(np.int64)
-        per_session = 1 + step_events + n_cart + 2 * checkout + n_cart * buys
+        per_session = 1 + step_events + n_cart + 2 * checkout + n_cart * buys + 3 * reorder
         total = int(per_session.sum())
         # Lay the events out: each session's block is landing, steps, adds, cart + checkout, purchases.
         base = np.cumsum(per_session) - per_session
         kind = np.zeros(total, dtype=np.int8)
         page = np.empty(total, dtype=np.int32)
         product = np.full(total, -1, dtype=np.int32)
+        quantity = np.zeros(total, dtype=np.int16)
+        order = np.full(total, -1, dtype=np.int64)
         page[base] = land_page
         product[base[land_product]] = land_item[land_product]
         step_base = base[step_session] + 1 + (np.cumsum(per_step) - per_step) - np.repeat(
@@ -243,18 +261,27 @@ class ColumnarSimulator:
         page[view_at] = step_page
         product[view_at[product_step]] = step_item[product_step]
         after = base + 1 + step_events
-        for k, (mask, item) in enumerate(((adds, last), (two, before))):
+        for k, (mask, item, count) in enumerate(lines):
             at = after[mask] + k
-            kind[at], product[at] = ADD, item[mask]
+            kind[at], product[at], quantity[at] = ADD, item[mask], count[mask]
             page[at] = self._product0 + item[mask]
         after = after + n_cart
         page[after[checkout]] = CART
         page[after[checkout] + 1] = CHECKOUT
         after = after + 2 * checkout
-        for k, (mask, item) in enumerate(((buys, last), (buys & two, before))):
+        for k, (mask, item, count) in enumerate(lines):
+            mask = mask & buys
             at = after[mask] + k
             kind[at], product[at], page[at] = PURCHASE, item[mask], CONFIRMATION
-        return kind, page, product, per_session
+            quantity[at], order[at] = count[mask], orders[mask, 0]
+        # Buying again: the last product's page, into the cart, and straight to a second order.
+        at = (after + n_cart * buys)[reorder]
+        again, count = last[reorder], self._quantity(n)[reorder]
+        page[at], product[at] = self._product0 + again, again
+        kind[at + 1], product[at + 1], page[at + 1], quantity[at + 1] = ADD, again, self._product0 + again, count
+        kind[at + 2], product[at + 2], page[at + 2] = PURCHASE, again, CONFIRMATION
+        quantity[at + 2], order[at + 2] = count, orders[reorder, 1]
+        return kind, page, product, quantity, order, per_session
 
     # -- a batch --------------------------------------------------------------------------------------------------
     def batch(self, starts: np.ndarray, limit: int, begin_ms: int | None = None,
@@ -270,11 +297,13 @@ class ColumnarSimulator:
             at = np.flatnonzero(device == d)
             browser[at] = names[_pick(rng, cum, len(at))]
         channel = _pick(rng, self._channel_cum, n).astype(np.int8)
-        kind, page, product, per_session = self._flows(device, channel)
+        kind, page, product, quantity, order, per_session = self._flows(device, channel)
         session = np.repeat(np.arange(n, dtype=np.int32), per_session)
         first = np.cumsum(per_session) - per_session
         gaps = GAPS[rng.integers(0, len(GAPS), len(kind))]
         gaps[first] = 0
+        # An order's lines are sent together, as trackers send a purchase's items: one timestamp.
+        gaps[1:][(order[1:] >= 0) & (order[1:] == order[:-1])] = 0
         offset = np.cumsum(gaps)
         ts = starts[session] + offset - np.repeat(offset[first], per_session)
         keep = ts - starts[session] <= MAX_SESSION_MS
@@ -284,7 +313,8 @@ class ColumnarSimulator:
             keep &= ts < end_ms
         keep &= np.cumsum(keep) <= limit
         bits = rng.integers(0, np.iinfo(np.uint64).max, (len(kind), 2), dtype=np.uint64, endpoint=True)
-        events = Events(ts, kind, page, product, session, bits[:, 0], bits[:, 1]).take(np.flatnonzero(keep))
+        events = Events(ts, kind, page, product, session, bits[:, 0], bits[:, 1], quantity, order).take(
+            np.flatnonzero(keep))
         made = np.bincount(events.session, minlength=n) > 0
         sbits = rng.integers(0, np.iinfo(np.uint64).max, (n, 2), dtype=np.uint64, endpoint=True)
         sessions = Sessions(

@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clickstream_assets.contract import FIELDS, SCHEMA_VERSION
-from clickstream_assets.producer.columnar import ColumnarSimulator, Events, Sessions
+from clickstream_assets.contract import COMMERCE_FIELDS, FIELDS, SCHEMA_VERSION
+from clickstream_assets.producer.columnar import ADD, PURCHASE, ColumnarSimulator, Events, Sessions
 from clickstream_assets.producer.pools import SEARCH_ENGINES, SOCIAL_SITES
 
 _HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), dtype=np.uint16)
@@ -207,6 +207,13 @@ class Renderer:
         # "page" rides with "event_type" (one lookup); every other contract field has its encoder.
         covered = [*self.event_fields, "page", *self.session_fields]
         assert sorted(covered) == sorted(FIELDS), f"contract fields without an encoder: {set(FIELDS) ^ set(covered)}"
+        # Version 2's commerce fields follow product_id on cart and purchase lines: price per product, quantity
+        # and the shop's currency from small tables, the order id per line (see _commerce).
+        currency = encode(sim.behaviour.currency)
+        self._prices = [b',"price":' + f"{c // 100}.{c % 100:02d}".encode() for c in sim.price_cents.tolist()]
+        self._quantities = [b',"quantity":' + str(q).encode() + b',"currency":' + currency
+                            for q in range(int(sim.quantities.max()) + 1)]
+        assert COMMERCE_FIELDS == ("order_id", "price", "quantity", "currency"), "render the new commerce field"
 
     def _user_ids(self, s: Sessions) -> Fixed:
         out = np.empty((len(s.user_id), 16), dtype=np.uint8)
@@ -240,6 +247,27 @@ class Renderer:
         ], n)
         return pc.if_else(pa.array(direct), pa.scalar(b"null", pa.large_binary()), text)
 
+    def _commerce(self, e: Events) -> Lookup:
+        """``,"order_id":…,"price":…,"quantity":…,"currency":…`` on cart and purchase lines, nothing elsewhere:
+        built for those lines only (a few in a hundred), then looked up by every line."""
+        rows = np.flatnonzero(e.kind >= ADD)
+        m = len(rows)
+        index = np.zeros(len(e), dtype=np.int64)
+        index[rows] = np.arange(1, m + 1)
+        if not m:
+            return Lookup([b""], index)
+        order = np.empty((m, 27), dtype=np.uint8)
+        order[:, :14] = np.frombuffer(b',"order_id":"o', np.uint8)
+        order[:, 14:26] = hex_digits(e.order[rows], 12)
+        order[:, 26] = ord('"')
+        purchase = e.kind[rows] == PURCHASE
+        text = concat_rows([
+            pc.if_else(pa.array(purchase), binary(order), pa.scalar(b"", pa.large_binary())),
+            Lookup(self._prices, e.product[rows]),
+            Lookup(self._quantities, e.quantity[rows]),
+        ], m)
+        return Lookup(pa.concat_arrays([pa.array([b""], pa.large_binary()), text]), index)
+
     def session_tails(self, s: Sessions) -> pa.Array:
         """``,"user_id":…,"user_type":…}\\n``: the part of a line every event of the session shares."""
         fields = [(name, make(s)) for name, make in self.session_fields.items()]
@@ -249,4 +277,5 @@ class Renderer:
         """One NDJSON line per event, newline included; ``tails`` are the batch's :meth:`session_tails`."""
         # event_type's piece carries ',"page":…' too, so no key is written for page.
         fields = [(name, make(e)) for name, make in self.event_fields.items()]
-        return concat_rows([*layout(fields, len(e), True, False), Lookup(tails, e.session)], len(e))
+        return concat_rows([*layout(fields, len(e), True, False), self._commerce(e), Lookup(tails, e.session)],
+                           len(e))

@@ -23,6 +23,7 @@ from clickstream_assets.contract import REQUIRED_FIELDS, format_timestamp
 from clickstream_assets.producer.columnar import ColumnarSimulator, Events, Sessions
 from clickstream_assets.producer.ndjson import Renderer
 from clickstream_assets.producer.simulator import DAY_MS, Behaviour, Mess
+from clickstream_assets.producer.tally import OrderTally
 from resources.pricing import firehose_cost
 from resources.sinks import DeliveryError, Sink
 
@@ -100,6 +101,7 @@ class Producer:
         self.sessions = 0
         self.first_ms: int | None = None
         self.last_ms: int | None = None
+        self.orders = OrderTally(sim)  # what was planted: the revenue models must measure it back
 
     def add(self, sessions: Sessions, events: Events) -> None:
         """Queue a batch's events (and the mess made from them) by arrival slot."""
@@ -108,6 +110,7 @@ class Producer:
             return
         self.produced += n
         self.sessions += int(np.count_nonzero(np.bincount(events.session)))
+        self.orders.count(events)
         low, high = int(events.ts.min()), int(events.ts.max())
         self.first_ms = low if self.first_ms is None else min(self.first_ms, low)
         self.last_ms = high if self.last_ms is None else max(self.last_ms, high)
@@ -265,7 +268,7 @@ def _summary(mode: str, seed: int, producer: Producer, sink: Sink, started: floa
         last_event=fmt(producer.last_ms),
         seconds=round(seconds, 3),
         events_per_second=round(producer.produced / seconds, 1) if seconds > 0 else 0.0,
-        behaviour=sim.behaviour.as_dict(),
+        behaviour={**sim.behaviour.as_dict(), "revenue": producer.orders.planted()},
         acknowledged=dict(getattr(sink, "acknowledged", {})),
     )
 
@@ -353,6 +356,7 @@ def produce_live(
     mess: Mess | None = None,
     progress: Progress | None = None,
     start: datetime | None = None,
+    behaviour: Behaviour | None = None,
 ) -> RunSummary:
     """``rate`` events a second for ``duration`` seconds of wall-clock time, timestamped as they happen.
 
@@ -362,7 +366,8 @@ def produce_live(
     order (the last one cut short) make up exactly ``rate * duration`` events.
     """
     mess = mess or Mess()
-    sim = ColumnarSimulator(seed=seed, users=users, products=products, mess=mess, stream_seed=seed_offset)
+    sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour, mess=mess,
+                            stream_seed=seed_offset)
     producer = Producer(sink, sim, mess, LIVE_SLOT_MS, None, seed * 1_000_003 + seed_offset)
     started = time.perf_counter()
     start_ms = int((start or datetime.now(timezone.utc)).timestamp() * 1000)

@@ -4,7 +4,10 @@ Facts the models and checks rely on (tests hold the simulator to them):
 - a user is ``new`` in their first session and ``returning`` in every later one (pre-existing users return);
 - a session keeps one device, browser, location and referrer, and never idles 30 minutes or more;
 - per session, purchases <= add_to_carts <= product views, and funnel events come in order;
-- product popularity is Zipf-like, and traffic follows a daily curve.
+- product popularity is Zipf-like, and traffic follows a daily curve;
+- a product has one price (log-normal: many cheap, a few dear), a cart line a quantity kept to the purchase, and a
+  buying session places one order (all its purchase lines, one order_id, one timestamp) and sometimes a second;
+  every price is in the shop's one currency.
 The probabilities it draws from (:class:`Behaviour`) are the planted truth later checks compare the models with.
 The mess (:class:`Mess`) is injected by the runner and counted exactly (:class:`MessCounts`).
 """
@@ -61,9 +64,21 @@ class Behaviour:
     return_rate: float = 0.45  # chance a user comes back after a session
     mean_days_to_return: float = 2.5
     same_device_rate: float = 0.9
+    # Commerce (contract version 2). Prices: exp(N(log(median), sigma)), rounded to .99, fixed per product.
+    currency: str = "USD"
+    median_price: float = 25.0
+    price_sigma: float = 0.9
+    quantity_weights: dict[int, float] = field(default_factory=lambda: {1: 0.72, 2: 0.18, 3: 0.07, 4: 0.03})
+    second_item_rate: float = 0.3  # of carts, when the session viewed two products
+    third_item_rate: float = 0.35  # of two-item carts, when the session viewed three
+    reorder_rate: float = 0.08  # of buying sessions: a second order (the last item viewed, added, bought again)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def orders_per_purchasing_session(self) -> float:
+        return 1 + self.reorder_rate
 
 
 @dataclass

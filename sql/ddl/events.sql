@@ -14,7 +14,12 @@ CREATE EXTERNAL TABLE IF NOT EXISTS events (
     referrer_url STRING,
     user_type STRING,
     arrival_ts TIMESTAMP,
-    source_object STRING
+    source_object STRING,
+    -- Contract version 2: a purchase line's order, unit price, quantity and ISO 4217 currency (null before).
+    order_id STRING,
+    price DECIMAL(18,4),
+    quantity INT,
+    currency STRING
 )
 PARTITIONED BY (dt DATE)
 STORED AS PARQUET

@@ -1,4 +1,5 @@
--- The closed, ordered funnel per day, device and channel: session counts per step and conversion rates.
+-- The closed, ordered funnel per day, device and channel: session counts per step, conversion rates, and the
+-- median, p50 and p90 seconds from session start to purchase.
 CREATE EXTERNAL TABLE IF NOT EXISTS funnel_daily (
     device_type STRING,
     channel STRING,
@@ -13,7 +14,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS funnel_daily (
     checkout_to_purchase_rate DOUBLE,
     overall_conversion_rate DOUBLE,
     median_seconds_to_convert DOUBLE,
-    cart_abandonment_rate DOUBLE
+    cart_abandonment_rate DOUBLE,
+    p50_seconds_to_convert BIGINT,
+    p90_seconds_to_convert BIGINT
 )
 PARTITIONED BY (dt DATE)
 STORED AS PARQUET

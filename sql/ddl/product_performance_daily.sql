@@ -1,4 +1,5 @@
--- Per product and day: views, clicks, adds to cart, purchases, unique users and the rates between them.
+-- Per product and day: views, clicks, adds to cart, purchases, unique users, the rates between them, and units
+-- sold and revenue (in the order's currency: one per shop).
 CREATE EXTERNAL TABLE IF NOT EXISTS product_performance_daily (
     product_id STRING,
     views BIGINT,
@@ -7,7 +8,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS product_performance_daily (
     purchases BIGINT,
     unique_users BIGINT,
     view_to_cart_rate DOUBLE,
-    cart_to_purchase_rate DOUBLE
+    cart_to_purchase_rate DOUBLE,
+    units BIGINT,
+    revenue DECIMAL(38,4)
 )
 PARTITIONED BY (dt DATE)
 STORED AS PARQUET

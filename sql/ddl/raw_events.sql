@@ -14,7 +14,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS raw_events (
     browser STRING,
     location STRING,
     referrer_url STRING,
-    user_type STRING
+    user_type STRING,
+    order_id STRING,
+    price DOUBLE,
+    quantity INT,
+    currency STRING
 )
 PARTITIONED BY (arrival_hour STRING)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'

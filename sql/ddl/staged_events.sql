@@ -19,7 +19,11 @@ CREATE EXTERNAL TABLE IF NOT EXISTS staged_events (
     location STRING,
     referrer_url STRING,
     user_type STRING,
-    raw_line STRING
+    raw_line STRING,
+    order_id STRING,
+    price DECIMAL(18,4),
+    quantity INT,
+    currency STRING
 )
 PARTITIONED BY (arrival_hour STRING)
 STORED AS PARQUET

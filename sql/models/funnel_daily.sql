@@ -1,5 +1,7 @@
 -- The closed, ordered funnel per day (of the session), device and channel: sessions reaching each step,
 -- step-to-step and overall conversion, median seconds from session start to purchase, cart abandonment.
+-- p50 and p90 seconds to convert are nearest-rank percentiles (the smallest value with at least 50% or 90% of the
+-- converted sessions at or below it): exact, and the same on every engine, unlike approx_percentile.
 WITH day_sessions AS (
     SELECT *
     FROM sessions
@@ -18,9 +20,14 @@ converted AS (
 ),
 medians AS (
     -- The exact median: the middle value, or the mean of the two middle values.
-    SELECT dt, device_type, channel, avg(seconds) AS median_seconds_to_convert
+    SELECT
+        dt,
+        device_type,
+        channel,
+        avg(CASE WHEN n IN ((total + 1) / 2, (total + 2) / 2) THEN seconds END) AS median_seconds_to_convert,
+        min(CASE WHEN n * 100 >= total * 50 THEN seconds END) AS p50_seconds_to_convert,
+        min(CASE WHEN n * 100 >= total * 90 THEN seconds END) AS p90_seconds_to_convert
     FROM converted
-    WHERE n IN ((total + 1) / 2, (total + 2) / 2)
     GROUP BY dt, device_type, channel
 ),
 steps AS (
@@ -51,6 +58,8 @@ SELECT
     CAST(s.purchase AS DOUBLE) / nullif(s.sessions, 0) AS overall_conversion_rate,
     m.median_seconds_to_convert,
     CAST(s.add_to_cart - s.purchase AS DOUBLE) / nullif(s.add_to_cart, 0) AS cart_abandonment_rate,
+    m.p50_seconds_to_convert,
+    m.p90_seconds_to_convert,
     s.dt
 FROM steps AS s
 LEFT JOIN medians AS m ON s.dt = m.dt AND s.device_type = m.device_type AND s.channel = m.channel

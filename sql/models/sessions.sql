@@ -5,6 +5,8 @@
 -- clickstream_assets/pages.py). The funnel is closed and ordered: the first event matching the product_view step,
 -- then the first add_to_cart step at or after it, the first checkout step at or after that, the first purchase
 -- step at or after that; each step is a pattern over '<event_type>:<page_class>' (:<step>_step_pattern).
+-- The conversion window: with :funnel_window_seconds > 0 a later step counts only within that many seconds of the
+-- product view; 0 means the whole session.
 -- Channel rules, first match wins: no referrer -> direct; an email link (utm_medium=email, a mail. host) -> email;
 -- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
 -- a social network -> social; any other site -> referral.
@@ -63,23 +65,30 @@ step1 AS (
     WHERE is_product_view
     GROUP BY session_id
 ),
+windowed AS (
+    SELECT e.*
+    FROM session_events AS e
+    JOIN step1 AS s ON e.session_id = s.session_id
+    WHERE CAST(:funnel_window_seconds AS INTEGER) = 0
+        OR e.event_ts <= date_add('second', CAST(:funnel_window_seconds AS INTEGER), s.product_view_at)
+),
 step2 AS (
     SELECT e.session_id, min(e.event_ts) AS add_to_cart_at
-    FROM session_events AS e
+    FROM windowed AS e
     JOIN step1 AS s ON e.session_id = s.session_id
     WHERE e.is_add_to_cart AND e.event_ts >= s.product_view_at
     GROUP BY e.session_id
 ),
 step3 AS (
     SELECT e.session_id, min(e.event_ts) AS checkout_at
-    FROM session_events AS e
+    FROM windowed AS e
     JOIN step2 AS s ON e.session_id = s.session_id
     WHERE e.is_checkout AND e.event_ts >= s.add_to_cart_at
     GROUP BY e.session_id
 ),
 step4 AS (
     SELECT e.session_id, min(e.event_ts) AS purchase_at
-    FROM session_events AS e
+    FROM windowed AS e
     JOIN step3 AS s ON e.session_id = s.session_id
     WHERE e.is_purchase AND e.event_ts >= s.checkout_at
     GROUP BY e.session_id

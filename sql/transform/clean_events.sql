@@ -16,6 +16,10 @@ SELECT
     user_type,
     arrival_ts,
     source_object,
+    order_id,
+    price,
+    quantity,
+    currency,
     route_dt AS dt
 FROM (
     SELECT

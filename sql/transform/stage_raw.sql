@@ -6,7 +6,9 @@
 -- UTC date when valid, else the arrival date, so nothing waits for a day that will never be built.
 -- Events without schema_version are the original project's shape (its 11 fields): version 0, and an event_id
 -- derived from the content (the MD5 of the 11 fields joined by U+001F, shaped like a UUID), so a redelivered
--- record still dedupes.
+-- record still dedupes. Version 2 adds optional commerce fields (order_id, price, quantity, currency), read and
+-- checked only on version 2 events: a price needs a currency, a price lies in [0, 1e9], a quantity is a whole
+-- number in [1, 1e6], a currency three capital letters, an order_id not empty.
 -- Parameters: :calendar_start, the first day of the partition calendar (YYYY-MM-DD); :max_event_age_days, the
 -- live-stream guard: an event older than this at its arrival is quarantined.
 WITH parsed AS (
@@ -20,7 +22,8 @@ WITH parsed AS (
         try_cast(try(json_parse(line)) AS ROW(
             event_id VARCHAR, schema_version VARCHAR, "timestamp" VARCHAR, event_type VARCHAR, page VARCHAR,
             product_id VARCHAR, user_id VARCHAR, session_id VARCHAR, device_type VARCHAR, browser VARCHAR,
-            location VARCHAR, referrer_url VARCHAR, user_type VARCHAR
+            location VARCHAR, referrer_url VARCHAR, user_type VARCHAR,
+            order_id VARCHAR, price VARCHAR, quantity VARCHAR, currency VARCHAR
         )) AS v
     FROM raw_lines
 ),
@@ -28,9 +31,10 @@ shaped AS (
     SELECT
         *,
         -- Fast path: the exact shape producers write (compact, fields in contract order, strings without escapes,
-        -- schema_version 1). A line of that shape that parses is strict JSON with every field present and of the
-        -- right type, so one scan replaces the field-by-field type tests below, which cost three times as much.
-        v IS NOT NULL AND regexp_like(line, '^\{"event_id":"[^"\\]*","schema_version":1,"timestamp":"[^"\\]*","event_type":"[^"\\]*","page":"[^"\\]*","product_id":(null|"[^"\\]*"),"user_id":"[^"\\]*","session_id":"[^"\\]*","device_type":"[^"\\]*","browser":"[^"\\]*","location":"[^"\\]*","referrer_url":(null|"[^"\\]*"),"user_type":"[^"\\]*"\}$') AS canonical
+        -- schema_version 1 or 2, commerce fields after product_id when sent). A line of that shape that parses is
+        -- strict JSON with every field present and of the right type, so one scan replaces the field-by-field type
+        -- tests below, which cost three times as much.
+        v IS NOT NULL AND regexp_like(line, '^\{"event_id":"[^"\\]*","schema_version":[12],"timestamp":"[^"\\]*","event_type":"[^"\\]*","page":"[^"\\]*","product_id":(null|"[^"\\]*")(,"order_id":"[^"\\]*")?(,"price":-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?,"quantity":-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?,"currency":"[^"\\]*")?,"user_id":"[^"\\]*","session_id":"[^"\\]*","device_type":"[^"\\]*","browser":"[^"\\]*","location":"[^"\\]*","referrer_url":(null|"[^"\\]*"),"user_type":"[^"\\]*"\}$') AS canonical
     FROM parsed
 ),
 typed AS (
@@ -40,7 +44,7 @@ typed AS (
         CASE WHEN NOT canonical THEN try_cast(try(json_parse(line)) AS ROW(
             event_id JSON, schema_version JSON, "timestamp" JSON, event_type JSON, page JSON, product_id JSON,
             user_id JSON, session_id JSON, device_type JSON, browser JSON, location JSON, referrer_url JSON,
-            user_type JSON
+            user_type JSON, order_id JSON, price JSON, quantity JSON, currency JSON
         )) END AS r
     FROM shaped
 ),
@@ -78,6 +82,14 @@ fields AS (
         substr(json_format(r.location), 1, 1) AS location_t,
         substr(json_format(r.referrer_url), 1, 1) AS referrer_url_t,
         substr(json_format(r.user_type), 1, 1) AS user_type_t,
+        substr(json_format(r.order_id), 1, 1) AS order_id_t,
+        substr(json_format(r.price), 1, 1) AS price_t,
+        substr(json_format(r.quantity), 1, 1) AS quantity_t,
+        substr(json_format(r.currency), 1, 1) AS currency_t,
+        -- Version 2 (the number 2, not the string): only then do the commerce fields count.
+        coalesce(try_cast(v.schema_version AS DOUBLE) = 2
+            AND (canonical OR regexp_like(coalesce(substr(json_format(r.schema_version), 1, 1), ''), '^[-0-9]')), false)
+            AS is_v2,
         v.event_id,
         try_cast(v.schema_version AS DOUBLE) AS schema_version,
         v."timestamp" AS ts_text,
@@ -90,7 +102,13 @@ fields AS (
         v.browser,
         v.location,
         v.referrer_url,
-        v.user_type
+        v.user_type,
+        v.order_id,
+        v.price AS price_text,
+        try_cast(v.price AS DOUBLE) AS price_number,
+        v.quantity AS quantity_text,
+        try_cast(v.quantity AS DOUBLE) AS quantity_number,
+        v.currency
     FROM typed
 ),
 timed AS (
@@ -114,6 +132,7 @@ classified AS (
                 (event_id_t IS NULL AND schema_version_t IS NOT NULL) OR timestamp_t IS NULL OR event_type_t IS NULL
                 OR page_t IS NULL OR user_id_t IS NULL OR session_id_t IS NULL OR device_type_t IS NULL
                 OR browser_t IS NULL OR location_t IS NULL OR user_type_t IS NULL
+                OR (is_v2 AND price_t IS NOT NULL AND currency_t IS NULL)
             ) THEN 'missing_field'
             WHEN NOT canonical AND (
                 coalesce(event_id_t, '"') <> '"' OR timestamp_t <> '"' OR event_type_t <> '"' OR page_t <> '"'
@@ -121,12 +140,23 @@ classified AS (
                 OR location_t <> '"' OR user_type_t <> '"'
                 OR coalesce(product_id_t, '"') <> '"' OR coalesce(referrer_url_t, '"') <> '"'
                 OR NOT regexp_like(coalesce(schema_version_t, '0'), '^[-0-9]')
+                OR (is_v2 AND (coalesce(order_id_t, '"') <> '"' OR coalesce(currency_t, '"') <> '"'
+                    OR NOT regexp_like(coalesce(price_t, '0'), '^[-0-9]')
+                    OR NOT regexp_like(coalesce(quantity_t, '0'), '^[-0-9]')))
             ) THEN 'bad_type'
             WHEN event_type NOT IN ('view', 'click', 'add_to_cart', 'purchase') THEN 'unknown_event_type'
             WHEN device_type NOT IN ('mobile', 'desktop', 'tablet')
                 OR user_type NOT IN ('new', 'returning')
-                OR (schema_version_t IS NOT NULL AND coalesce(schema_version, 0) <> 1)
+                OR (schema_version_t IS NOT NULL AND coalesce(schema_version, 0) NOT IN (1, 2))
                 OR NOT regexp_like(coalesce(event_id, '00000000-0000-0000-0000-000000000000'), '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                OR (is_v2 AND (
+                    order_id = ''
+                    OR (price_text IS NOT NULL AND NOT coalesce(price_number BETWEEN 0 AND 1000000000, false))
+                    OR (quantity_text IS NOT NULL AND NOT coalesce(quantity_number BETWEEN 1 AND 1000000
+                        AND quantity_number = floor(quantity_number), false))
+                    -- Three capital letters; length, not a '$' anchor, which Java's regexes let a newline pass.
+                    OR (currency IS NOT NULL AND NOT (length(currency) = 3 AND regexp_like(currency, '^[A-Z]{3}')))
+                ))
                 THEN 'bad_value'
             WHEN event_ts IS NULL
                 OR event_ts < date_add('day', -CAST(:max_event_age_days AS INTEGER), arrival_ts)
@@ -165,5 +195,9 @@ SELECT
     CASE WHEN reason IS NULL THEN location END AS location,
     CASE WHEN reason IS NULL THEN referrer_url END AS referrer_url,
     CASE WHEN reason IS NULL THEN user_type END AS user_type,
-    CASE WHEN reason IS NOT NULL THEN line END AS raw_line
+    CASE WHEN reason IS NOT NULL THEN line END AS raw_line,
+    CASE WHEN reason IS NULL AND is_v2 THEN order_id END AS order_id,
+    CASE WHEN reason IS NULL AND is_v2 THEN CAST(price_number AS DECIMAL(18, 4)) END AS price,
+    CASE WHEN reason IS NULL AND is_v2 THEN CAST(quantity_number AS INTEGER) END AS quantity,
+    CASE WHEN reason IS NULL AND is_v2 THEN currency END AS currency
 FROM classified
