@@ -206,12 +206,13 @@
     },
     sankey(section, rows, el) {
       const links = new Map();
-      rows.forEach((r) => {
+      // The first few steps only, and one sink for every exit: past that a Sankey is noise, not paths.
+      rows.filter((r) => r[section.step] <= (section.steps || 1e9)).forEach((r) => {
         const key = r[section.step] + "|" + r[section.source] + "|" + r[section.target];
         links.set(key, (links.get(key) || 0) + Number(r[section.value]));
       });
       const nodes = [], index = new Map();
-      const node = (step, name) => { const k = step + "|" + name;
+      const node = (step, name) => { const k = name === section.sink ? name : step + "|" + name;
         if (!index.has(k)) { index.set(k, nodes.length); nodes.push(name); } return index.get(k); };
       const source = [], target = [], values = [];
       [...links.entries()].sort().forEach(([k, v]) => {
@@ -227,9 +228,12 @@
       const groups = grouped(rows, (r) => r[section.series]);
       plot(el, [...groups.keys()].sort().map((k, i) => {
         const by = new Map(groups.get(k).map((r) => [r[section.x], r[section.value]]));
-        return { type: "bar", name: k, x: xs, y: xs.map((x) => by.get(x) || 0), marker: { color: PALETTE[i % 8] },
-          hovertemplate: "%{y:,d}" };
-      }), { barmode: "relative", xaxis: { type: "date", tickformat: "%b %d", hoverformat: "week of %Y-%m-%d" } });
+        // States listed as negative (dormant users) hang below the axis, as lifecycle charts show them.
+        const sign = (section.negative || []).includes(k) ? -1 : 1;
+        return { type: "bar", name: k, x: xs, y: xs.map((x) => sign * (by.get(x) || 0)), marker: { color: PALETTE[i % 8] },
+          customdata: xs.map((x) => by.get(x) || 0), hovertemplate: "%{customdata:,d}" };
+      }), { barmode: "relative", xaxis: { type: "date", tickformat: "%b %d", hoverformat: "week of %Y-%m-%d",
+        tick0: xs[0], dtick: 7 * DAY * Math.max(1, Math.ceil(xs.length / (phone() ? 4 : 8))) } });
     },
   };
 

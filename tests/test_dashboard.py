@@ -107,7 +107,7 @@ def assert_kpis_match(page, expected: dict) -> None:
         if state == "absent":
             assert want_text == "—", k
         elif want_value is not None:
-            assert float(shown_value) == pytest.approx(want_value, rel=1e-12), k
+            assert float(shown_value) == pytest.approx(float(want_value), rel=1e-12), k
 
 
 # -- fixtures -------------------------------------------------------------------------------------------------
