@@ -62,8 +62,7 @@ class _Visuals:
 
     def measure(self, fid: str, measure_id: str) -> dict:
         m = self.measures[measure_id]
-        fmt = {"FormatConfiguration": {"NumberFormatConfiguration": {"FormatConfiguration": FORMATS[m["format"]]}}} \
-            if m["format"] in FORMATS else {}
+        fmt = {"FormatConfiguration": {"FormatConfiguration": FORMATS[m["format"]]}} if m["format"] in FORMATS else {}
         if m["kind"] == "sum":
             return {"NumericalMeasureField": {"FieldId": fid, "Column": _column(m["dataset"], m["column"]),
                                               "AggregationFunction": {"SimpleNumericalAggregation": "SUM"}, **fmt}}

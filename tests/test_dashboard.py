@@ -138,15 +138,25 @@ def half_year(tmp_path_factory) -> Path:
     code = ("import sys; from datetime import date, datetime, timezone; "
             "from clickstream_assets.producer.runner import produce_historical; "
             "from resources.sinks import LocalFirehoseSink; "
-            f"produce_historical(LocalFirehoseSink(sys.argv[1] + '/raw', seed=3), date.fromisoformat('{START}'), "
+            f"produce_historical(LocalFirehoseSink(sys.argv[1], seed=3), date.fromisoformat('{START}'), "
             f"{DAYS}, 300, seed=3, now=datetime(2026, 11, 20, tzinfo=timezone.utc))")
-    produced = subprocess.run([sys.executable, "-c", code, str(warehouse)], cwd=ROOT, env=env,
+    source = warehouse.parent / "produced"
+    produced = subprocess.run([sys.executable, "-c", code, str(source)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
     assert produced.returncode == 0, produced.stderr[-3000:]
-    # `clickstream backfill` seals the 4,320 hours in bounded chunks (one run over all of them exhausts DuckDB's
-    # memory) and builds every model and the dashboard, as a user would.
+    # Through `clickstream ingest`, as a shop's history would come: one object per hour. Sealing the producer's
+    # ~11,000 small objects (a Firehose flush every few events) at once runs DuckDB out of memory.
+    history = warehouse.parent / "history.jsonl"
+    with history.open("wb") as out:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            out.write(path.read_bytes())
+    cli = [sys.executable, "-m", "clickstream_assets.cli"]
+    ingested = subprocess.run([*cli, "ingest", str(history), "--warehouse", str(warehouse)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert ingested.returncode == 0, ingested.stdout[-3000:] + ingested.stderr[-3000:]
+    # `clickstream backfill` seals the 4,320 hours and builds every model and the dashboard, as a user would.
     end = START + timedelta(days=DAYS - 1)
-    done = subprocess.run([sys.executable, "-m", "clickstream_assets.cli", "backfill", "--start", START.isoformat(),
+    done = subprocess.run([*cli, "backfill", "--start", START.isoformat(),
                            "--end", end.isoformat(), "--warehouse", str(warehouse)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=2400)
     shutil.rmtree(dagster_home, ignore_errors=True)
