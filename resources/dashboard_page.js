@@ -228,10 +228,12 @@
       const groups = grouped(rows, (r) => r[section.series]);
       plot(el, [...groups.keys()].sort().map((k, i) => {
         const by = new Map(groups.get(k).map((r) => [r[section.x], r[section.value]]));
-        // States listed as negative (dormant users) hang below the axis, as lifecycle charts show them.
+        // States listed as negative (dormant users) hang below the axis, as lifecycle charts show them; hidden ones
+        // (dormant: everyone ever seen, it dwarfs the rest) start switched off in the legend, one click away.
         const sign = (section.negative || []).includes(k) ? -1 : 1;
         return { type: "bar", name: k, x: xs, y: xs.map((x) => sign * (by.get(x) || 0)), marker: { color: PALETTE[i % 8] },
-          customdata: xs.map((x) => by.get(x) || 0), hovertemplate: "%{customdata:,d}" };
+          customdata: xs.map((x) => by.get(x) || 0), hovertemplate: "%{customdata:,d}",
+          visible: (section.hidden || []).includes(k) ? "legendonly" : true };
       }), { barmode: "relative", xaxis: { type: "date", tickformat: "%b %d", hoverformat: "week of %Y-%m-%d",
         tick0: xs[0], dtick: 7 * DAY * Math.max(1, Math.ceil(xs.length / (phone() ? 4 : 8))) } });
     },
