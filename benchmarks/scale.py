@@ -26,7 +26,7 @@ EVENTS_PER_DAY = 1_000_000_000
 FIREHOSE_RECORDS_PER_S, FIREHOSE_REQUESTS_PER_S, FIREHOSE_MIB_PER_S = 500_000, 2_000, 5
 RECORDS_PER_CALL = 500
 ATHENA_PARTITIONS_PER_STATEMENT = 100
-DAILY_TABLES = 8  # events, quarantine, five daily models, plus the staged table's hours counted apart
+HOURLY_TABLES = 3  # raw_events, raw_text and staged_events: one partition per arrival hour each
 TB = 1024**4
 GB = 1024**3
 
@@ -76,6 +76,13 @@ def measure(events: int = 200_000) -> Measured:
                         clean.stats.bytes_scanned + quarantined.stats.bytes_scanned, models_scanned)
 
 
+def daily_tables() -> int:
+    """Clean events, quarantine and every daily model."""
+    from clickstream_assets.models import MODELS
+
+    return 2 + sum(m.partitioned for m in MODELS)
+
+
 def plan(m: Measured, events_per_day: int = EVENTS_PER_DAY) -> dict:
     per_event = lambda total: total / m.events  # noqa: E731
     peak_factor = max(HOURLY_TRAFFIC) / (sum(HOURLY_TRAFFIC) / 24)
@@ -110,13 +117,13 @@ def plan(m: Measured, events_per_day: int = EVENTS_PER_DAY) -> dict:
         "seal_scan_tb": seal_scan / TB, "clean_scan_tb": clean_scan / TB, "models_scan_tb": models_scan / TB,
         "athena_usd_day": (seal_scan + clean_scan + models_scan) / TB * ATHENA_USD_PER_TB,
         "s3_usd_month_per_day_kept": (raw_day + staged_day + clean_day + models_day) / GB * S3_USD_PER_GB_MONTH,
-        "glue_partitions_day": 24 * 2 + DAILY_TABLES,
-        "glue_partitions_year": (24 * 2 + DAILY_TABLES) * 365,
-        "backfill_statements_per_model_year": math.ceil(365 / 1),
+        "glue_partitions_day": 24 * HOURLY_TABLES + daily_tables(),
+        "glue_partitions_year": (24 * HOURLY_TABLES + daily_tables()) * 365,
+        "backfill_statements_per_model_year": math.ceil(365 / ATHENA_PARTITIONS_PER_STATEMENT),
     }
 
 
-def render(m: Measured, p: dict) -> str:
+def render(m: Measured, p: dict, athena_table: str = "") -> str:
     f = lambda x, d=1: f"{x:,.{d}f}"  # noqa: E731
     return f"""# Scale on paper: 1 billion events a day on the aws profile
 
@@ -176,8 +183,8 @@ same questions asked of raw JSON.
 
 ## Glue
 
-{p['glue_partitions_day']} partitions a day (24 hourly for `raw_events` and `staged_events` each, one daily for each of
-the {DAILY_TABLES} daily tables): {p['glue_partitions_year']:,} a year, registered 100 per `BatchCreatePartition` call,
+{p['glue_partitions_day']} partitions a day (24 hourly for `raw_events`, `raw_text` and `staged_events` each, one daily for
+each of the {daily_tables()} daily tables): {p['glue_partitions_year']:,} a year, registered 100 per `BatchCreatePartition` call,
 far inside Glue's 10 million partitions per table and its free first million objects.
 
 ## Dagster runs a day
@@ -189,20 +196,35 @@ far inside Glue's 10 million partitions per table and its free first million obj
 - Freshness checks: every 5 minutes, 288 light runs.
 - Partition work is range-aware (`BackfillPolicy.single_run()`): a 30-day backfill is one run, not 30.
 
-## Backfills within Athena's limits
+## Which engine runs each step on the aws profile
 
-Athena writes at most {ATHENA_PARTITIONS_PER_STATEMENT} partitions per `INSERT INTO`/`UNLOAD` statement. The Athena engine
-writes one partition per statement (clear the prefix, then `UNLOAD`), so a year's backfill of one model is
-{p['backfill_statements_per_model_year']} statements inside one Dagster run, each far inside the limit, run one at a
-time so the workgroup's concurrency quota is never the bottleneck; each is also capped by the workgroup's 10 GB
-scanned cut-off.
+| step | engine | what the Dagster process does |
+|---|---|---|
+| sealing | Athena: `stage_raw.sql` over `raw_text` (the raw objects where they lie, GZIP native) | lists the hour folders, writes manifests |
+| clean events, quarantine | Athena: one `UNLOAD` each per 100 days | reads manifests, writes day ledgers |
+| models | Athena: one `UNLOAD … partitioned_by` per 100 days | reads Parquet footers for counts |
+| checks, dashboard datasets | Athena `SELECT`s | reads small results |
+
+## Athena statements and bytes, measured
+
+{athena_table}
+
+A 30-day backfill of a model is one statement that reads its input range once. A day's models read that day (plus
+the lookbacks the SQL declares: 30 days for 7/30-day actives and attribution, the whole history for weekly
+retention and lifecycle). Here every event arrived in the same two hours, so a day's clean step reads both; live,
+a day reads its ~30 arrival hours. Athena writes at most {ATHENA_PARTITIONS_PER_STATEMENT} partitions per `UNLOAD`,
+so a year's backfill of one model is {p['backfill_statements_per_model_year']} statements in one Dagster run.
+Each write goes to a fresh prefix and the Glue partitions switch to it, so readers never see a partition empty.
 """
 
 
 def main() -> None:
+    from benchmarks.athena_log import measure as athena_measure
+    from benchmarks.athena_log import render as athena_render
+
     measured = measure()
     out = Path(__file__).resolve().parent.parent / "docs" / "scale.md"
-    out.write_text(render(measured, plan(measured)))
+    out.write_text(render(measured, plan(measured), athena_render(*athena_measure())))
     print(f"wrote {out}")
 
 

@@ -1,8 +1,9 @@
 """Sealing arrival hours: take exactly the objects an hour holds, classify every line once, write the manifest.
 
-Lines are split by pyarrow (exact newline semantics, line numbers for free, no CSV quoting rules), then
-``sql/transform/stage_raw.sql`` classifies them. Hours are processed in chunks of bounded raw bytes so memory
-stays flat however many hours a backfill covers.
+Locally, lines are split by pyarrow (exact newline semantics, line numbers for free, no CSV quoting rules), then
+``sql/transform/stage_raw.sql`` classifies them; hours are processed in chunks of bounded raw bytes so memory
+stays flat however many hours a backfill covers. On Athena the same SQL reads the objects where they lie, through
+the ``raw_text`` table (``sql/views/raw_lines.sql`` shapes its rows as the SQL expects).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 
 from clickstream_assets.ledger import SealManifest, now_iso, write_manifest
 from resources.catalog import check_partition_value
-from resources.engine import Engine, QueryStats
+from resources.engine import Engine, QueryStats, WriteResult
 from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 128 * 1024 * 1024
@@ -144,6 +145,13 @@ class SealResult:
     stats: QueryStats
     staged_bytes: int
 
+    def add(self, manifests: list[SealManifest], written: WriteResult) -> None:
+        self.manifests.extend(manifests)
+        self.stats.engine = written.stats.engine
+        self.stats.seconds += written.stats.seconds
+        self.stats.bytes_scanned += written.stats.bytes_scanned
+        self.staged_bytes += written.bytes
+
 
 def _chunks(listing: dict[str, list[ObjectInfo]]) -> Iterator[list[str]]:
     chunk, size = [], 0
@@ -176,34 +184,28 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
     return _ChunkLines(pa.Table.from_batches(batches, schema=LINES_SCHEMA), per_object, sanitized)
 
 
-def _seal_chunk(
+def _manifests(
     storage: Storage,
     engine: Engine,
     listing: dict[str, list[ObjectInfo]],
     chunk: list[str],
-    read: _ChunkLines,
-    stage_params: dict[str, object],
-) -> tuple[list[SealManifest], QueryStats, int]:
-    """Stage one chunk of hours and write their manifests, after checking every line was staged."""
-    written = engine.materialize(
-        "transform/stage_raw.sql",
-        stage_params,
-        target="staged_events",
-        partition_values=chunk,
-        inputs={"raw_lines": read.lines},
-    )
+    records_per_object: dict[str, int],
+    sanitized_per_hour: dict[str, int],
+) -> list[SealManifest]:
+    """Write the manifests of a staged chunk of hours, after checking every line was staged."""
     counts, _ = engine.query("transform/hour_counts.sql", {}, partitions={"staged_events": chunk})
     sealed_at = now_iso()
     by_hour: dict[str, SealManifest] = {}
     for hour in chunk:
-        objects = [{"key": o.key, "bytes": o.size, "records": read.records_per_object[o.key]} for o in listing[hour]]
+        objects = [{"key": o.key, "bytes": o.size, "records": records_per_object.get(o.key, 0)}
+                   for o in listing[hour]]
         by_hour[hour] = SealManifest(
             arrival_hour=hour,
             sealed_at=sealed_at,
             objects=objects,
             records=sum(o["records"] for o in objects),
             bytes=sum(o["bytes"] for o in objects),
-            sanitized_objects=read.sanitized_per_hour.get(hour, 0),
+            sanitized_objects=sanitized_per_hour.get(hour, 0),
         )
     for row in counts.to_pylist():
         manifest = by_hour[row["arrival_hour"]]
@@ -217,7 +219,46 @@ def _seal_chunk(
             raise RuntimeError(f"arrival hour {hour}: {manifest.records} lines in raw objects but {staged} staged")
         manifest.unparsed = manifest.reasons.get("malformed_json", 0)
         write_manifest(storage, manifest)
-    return list(by_hour.values()), written.stats, written.bytes
+    return list(by_hour.values())
+
+
+def _seal_in_memory(storage, engine, listing, chunks, stage_params, result, log) -> None:
+    """Read and split the next chunk while the engine classifies this one: the engine releases the GIL, so the
+    two overlap, and at most two chunks of lines are held at once."""
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(_read_chunk, storage, listing, chunks[0]) if chunks else None
+        for index, chunk in enumerate(chunks):
+            read = upcoming.result()
+            if index + 1 < len(chunks):
+                upcoming = reader.submit(_read_chunk, storage, listing, chunks[index + 1])
+            written = engine.materialize("transform/stage_raw.sql", stage_params, target="staged_events",
+                                         partition_values=chunk, inputs={"raw_lines": read.lines})
+            manifests = _manifests(storage, engine, listing, chunk, read.records_per_object, read.sanitized_per_hour)
+            del read
+            result.add(manifests, written)
+            log(f"sealed {len(chunk)} hours: {sum(m.records for m in manifests):,} records")
+
+
+def _seal_in_place(storage, engine, hours, stage_params, result, log) -> None:
+    """Athena reads the hours' objects where they lie (``raw_text``) and classifies them with the same SQL; the
+    Dagster process downloads no raw data. One statement per 100 hours (Athena's partitions per UNLOAD)."""
+    for start in range(0, len(hours), 100):
+        chunk = sorted(hours[start : start + 100])
+        written = engine.materialize("transform/stage_raw.sql", stage_params, target="staged_events",
+                                     partition_values=chunk, partitions={"raw_text": chunk})
+        # Listed after the statement: an object Firehose added meanwhile was read, so it is sealed and recorded.
+        listing = list_hours(storage, chunk)
+        objects, _ = engine.query("transform/object_counts.sql", {}, partitions={"staged_events": chunk})
+        records = {r["source_object"]: r["records"] for r in objects.to_pylist()}
+        unlisted = sorted(set(records) - {o.key for h in chunk for o in listing[h]})
+        if unlisted:
+            raise RuntimeError(f"{len(unlisted)} staged objects are not in the raw listing, e.g. {unlisted[0]}")
+        unread = [o.key for h in chunk for o in listing[h] if o.size and not records.get(o.key)]
+        if unread:
+            raise RuntimeError(f"{len(unread)} raw objects hold bytes but staged no line, e.g. {unread[0]}")
+        manifests = _manifests(storage, engine, listing, chunk, records, {})
+        result.add(manifests, written)
+        log(f"sealed {len(chunk)} hours on {written.stats.engine}: {sum(m.records for m in manifests):,} records")
 
 
 def seal_hours(
@@ -230,23 +271,10 @@ def seal_hours(
 ) -> SealResult:
     """Seal each arrival hour: stage its lines (replacing any earlier staging whole) and write its manifest."""
     stage_params = {"calendar_start": calendar_start, "max_event_age_days": max_event_age_days}
-    listing = list_hours(storage, hours)
-    chunks = list(_chunks(listing))
     result = SealResult([], QueryStats(engine=""), 0)
-    # Read and split the next chunk while the engine classifies this one: the engine releases the GIL, so the
-    # two overlap, and at most two chunks of lines are held at once.
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        upcoming = reader.submit(_read_chunk, storage, listing, chunks[0]) if chunks else None
-        for index, chunk in enumerate(chunks):
-            read = upcoming.result()
-            if index + 1 < len(chunks):
-                upcoming = reader.submit(_read_chunk, storage, listing, chunks[index + 1])
-            manifests, stats, staged_bytes = _seal_chunk(storage, engine, listing, chunk, read, stage_params)
-            del read
-            result.manifests.extend(manifests)
-            result.stats.engine = stats.engine
-            result.stats.seconds += stats.seconds
-            result.stats.bytes_scanned += stats.bytes_scanned
-            result.staged_bytes += staged_bytes
-            log(f"sealed {len(chunk)} hours: {sum(m.records for m in manifests):,} records")
+    if engine.seals_in_place:
+        _seal_in_place(storage, engine, sorted(set(hours)), stage_params, result, log)
+    else:
+        listing = list_hours(storage, hours)
+        _seal_in_memory(storage, engine, listing, list(_chunks(listing)), stage_params, result, log)
     return result

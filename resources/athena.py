@@ -18,13 +18,14 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from resources.catalog import GlueCatalog, TableDef, check_identifier, check_partition_value
+from resources.catalog import SQL_ROOT, GlueCatalog, TableDef, check_identifier, check_partition_value
 from resources.engine import (
     DuckDBEngine,
     Engine,
@@ -84,6 +85,8 @@ class AthenaEngine(Engine):
     poll_max_seconds: float = 5.0
     timeout_seconds: float = 900.0
 
+    seals_in_place: ClassVar[bool] = True
+
     def _athena(self):
         from resources.aws import client
 
@@ -93,7 +96,15 @@ class AthenaEngine(Engine):
         return self.local.table_def(name)
 
     def render(self, sql_file: str, params: Mapping[str, object], partitions=None) -> str:
+        return self._render_tree(sql_file, params, partitions).sql("athena")
+
+    def _render_tree(self, sql_file: str, params: Mapping[str, object], partitions=None) -> exp.Expression:
         tree = sqlglot.parse_one(load_sql(sql_file), read="athena")
+        for node in list(tree.find_all(exp.Table)):
+            # A relation that is handed over in memory locally (raw_lines) is a view over the objects here.
+            if (SQL_ROOT / "views" / f"{node.name}.sql").exists():
+                view = self._render_tree(f"views/{node.name}.sql", params)
+                node.replace(view.subquery(node.alias_or_name))
         checked = check_params(params)
         for placeholder in list(tree.find_all(exp.Placeholder)):
             if placeholder.name not in checked:
@@ -113,7 +124,7 @@ class AthenaEngine(Engine):
                             this=exp.column(column), to=exp.DataType.build("varchar")), expressions=allowed)
                     )
                     node.replace(subquery.subquery(node.alias_or_name))
-        return tree.sql("athena")
+        return tree
 
     def run_statement(self, sql: str, with_output: bool = False):
         athena = self._athena()
@@ -176,9 +187,18 @@ class AthenaEngine(Engine):
         columns = columns or []
         return pa.table({name: [_convert(r[i], kind) for r in rows] for i, (name, kind) in enumerate(columns)})
 
+    def _register_raw(self, partitions) -> None:
+        """Raw tables' partitions are Firehose's hour folders, fixed: register the ones a statement reads first."""
+        for name, values in (partitions or {}).items():
+            table = self.table_def(name)
+            if table.format != "parquet" and table.partition_keys:
+                self.catalog.ensure_table(table)
+                self.catalog.add_partitions(name, list(values))
+
     def query(self, sql_file, params, partitions=None, inputs=None):
         if inputs:
             return self.local.query(sql_file, params, partitions, inputs)
+        self._register_raw(partitions)
         execution_id, stats = self.run_statement(self.render(sql_file, params, partitions))
         table = self.fetch(execution_id)
         stats.rows = table.num_rows
@@ -192,6 +212,7 @@ class AthenaEngine(Engine):
             result = self.local.materialize(sql_file, params, target, partition_values, partitions, inputs)
             self.catalog.swap_partitions(table, {v: w.uri.rsplit("/", 1)[0] for v, w in result.partitions.items()})
             return result
+        self._register_raw(partitions)
         inner = self.render(sql_file, params, partitions)
         if not table.partition_column:
             return self._replace_whole(table, inner)

@@ -54,6 +54,7 @@ class TableDef:
     description: str = ""
     serde: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    serde_properties: dict[str, str] = field(default_factory=dict)
 
     @property
     def partition_column(self) -> str | None:
@@ -94,7 +95,7 @@ def load_ddl(name: str, locations: dict[str, str]) -> TableDef:
         raise ValueError(f"sql/ddl/{name}.sql must create table {name}")
     columns = [_column(c) for c in create.this.expressions]
     partitions: list[Column] = []
-    location, file_format, serde, props = "", "parquet", None, {}
+    location, file_format, serde, props, serde_props = "", "parquet", None, {}, {}
     for prop in create.args["properties"].expressions:
         if isinstance(prop, exp.PartitionedByProperty):
             partitions = [_column(c) for c in prop.this.expressions]
@@ -104,9 +105,11 @@ def load_ddl(name: str, locations: dict[str, str]) -> TableDef:
             file_format = "parquet" if prop.this.name.upper() == "PARQUET" else "json"
         elif isinstance(prop, exp.RowFormatSerdeProperty):
             serde = prop.this.name
+            if prop.args.get("serde_properties"):
+                serde_props = {p.name: p.args["value"].name for p in prop.args["serde_properties"].expressions}
         elif type(prop) is exp.Property:
             props[prop.name] = prop.args["value"].name
-    return TableDef(name, columns, partitions, location, file_format, description, serde, props)
+    return TableDef(name, columns, partitions, location, file_format, description, serde, props, serde_props)
 
 
 class Catalog(dg.ConfigurableResource, ABC):
@@ -226,7 +229,8 @@ class GlueCatalog(Catalog):
 
     def _storage_descriptor(self, table: TableDef, location: str | None = None) -> dict:
         serde, input_format, output_format = SERDES[table.format]
-        params = {"serialization.format": "1"}
+        serde = table.serde or serde
+        params = {"serialization.format": "1", **table.serde_properties}
         if table.format == "json":
             params["ignore.malformed.json"] = "true"
         return {
@@ -275,14 +279,18 @@ class GlueCatalog(Catalog):
         except glue.exceptions.EntityNotFoundException:
             return None
         sd = found["StorageDescriptor"]
-        fmt = "json" if "Json" in sd["SerdeInfo"].get("SerializationLibrary", "") else "parquet"
+        library = sd["SerdeInfo"].get("SerializationLibrary", "")
+        fmt = "parquet" if "Parquet" in library else "json"  # JSON and whole-line text: Firehose's folders
 
         def cols(items):
             return [Column(c["Name"], c["Type"], _duckdb_type(c["Type"])) for c in items]
 
+        serde_properties = {k: v for k, v in sd["SerdeInfo"].get("Parameters", {}).items()
+                            if k != "serialization.format"}
         return TableDef(name, cols(sd["Columns"]), cols(found.get("PartitionKeys", [])), sd["Location"], fmt,
-                        found.get("Description", ""), properties={
-                            k: v for k, v in found.get("Parameters", {}).items() if k.startswith("parquet.")})
+                        found.get("Description", ""), serde=library or None, properties={
+                            k: v for k, v in found.get("Parameters", {}).items() if k.startswith("parquet.")},
+                        serde_properties=serde_properties)
 
     def add_partitions(self, name: str, values: list[str]) -> int:
         table = self.table(name)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import pyarrow as pa
@@ -148,6 +149,9 @@ class WriteResult:
 
 class Engine(dg.ConfigurableResource, ABC):
     """Runs a SQL file from ``sql/`` and reports what it cost."""
+
+    # True where the engine reads raw objects where they lie (Athena); else sealing splits lines in memory.
+    seals_in_place: ClassVar[bool] = False
 
     @abstractmethod
     def query(

@@ -4,7 +4,8 @@ moto stores Athena queries but runs none, so the aws profile's default engine co
 server takes the query calls (``StartQueryExecution``, ``GetQueryExecution``, ``GetQueryResults``,
 ``StopQueryExecution``) and forwards every other Athena call (work groups …) to the moto server unchanged. It
 reads tables the way Athena does: definitions and partition locations from moto's Glue, objects from moto's S3,
-only the partitions a query's partition predicates leave, and bills the bytes of the objects it read. UNLOAD is
+only the partitions left by the predicates on the partition column (evaluated on the partition values, as Athena
+prunes), and bills the bytes of the objects it read. UNLOAD is
 written the way Athena writes it: its own file names, several files per partition, ``partitioned_by`` folders, a
 data manifest in the results location, and a refusal when the target prefix already holds objects.
 
@@ -107,11 +108,12 @@ class AthenaTwin:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         for name in sorted(referenced_tables(tree)):
-            execution.bytes_scanned += self._bind(con, execution.database, name, _pruned_values(tree, name))
+            execution.bytes_scanned += self._bind(con, execution.database, name, tree)
         _athena_count_if(tree)
+        _trino_functions(tree)
         return con.sql(tree.sql("duckdb")).to_arrow_table()
 
-    def _bind(self, con, database: str, name: str, wanted: set[str] | None) -> int:
+    def _bind(self, con, database: str, name: str, tree: exp.Expression) -> int:
         glue, s3 = self._client("glue"), self._client("s3")
         found = glue.get_table(DatabaseName=database, Name=name)["Table"]
         sd = found["StorageDescriptor"]
@@ -121,7 +123,9 @@ class AthenaTwin:
             partitions = [(p["Values"][0], p["StorageDescriptor"]["Location"])
                           for page in paginator.paginate(DatabaseName=database, TableName=name)
                           for p in page["Partitions"]]
-            partitions = [(v, loc) for v, loc in partitions if wanted is None or v in wanted]
+            key = keys[0]["Name"]
+            wanted = _pruned([v for v, _ in partitions], key, keys[0]["Type"], _partition_filter(tree, name, key))
+            partitions = [(v, loc) for v, loc in partitions if v in wanted]
         else:
             partitions = [(None, sd["Location"])]
         serde = sd["SerdeInfo"].get("SerializationLibrary", "")
@@ -218,20 +222,47 @@ class AthenaTwin:
         }}
 
 
-def _pruned_values(tree: exp.Expression, name: str) -> set[str] | None:
-    """The partition values a query leaves of ``name`` when every read of it sits under ``WHERE CAST(col AS
-    VARCHAR) IN (…)`` (how the engine asks for partitions); None (read all) otherwise."""
-    values: set[str] = set()
+def _trino_functions(tree: exp.Expression) -> None:
+    """Trino functions sqlglot writes for Athena but does not read back as their DuckDB equivalents."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "at_timezone" and len(node.expressions) == 2:
+            node.replace(exp.AtTimeZone(this=node.expressions[0], zone=node.expressions[1]))
+
+
+def _partition_filter(tree: exp.Expression, name: str, column: str) -> exp.Expression | None:
+    """The predicate on ``column`` under which a query reads ``name``, as Athena prunes partitions: for each read
+    of the table, the conjuncts of its WHERE that use that column only (``dt BETWEEN …``, ``CAST(dt AS VARCHAR)
+    IN (…)``); any read without one reads every partition (None)."""
+    per_read = []
     for table in tree.find_all(exp.Table):
         if table.name != name:
             continue
         select = table.find_ancestor(exp.Select)
         where = select.args.get("where") if select else None
-        predicate = where.this if where else None
-        if not isinstance(predicate, exp.In):
+        if where is None:
             return None
-        values |= {e.name for e in predicate.expressions if isinstance(e, exp.Literal)}
-    return values
+        usable = []
+        for conjunct in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+            columns = list(conjunct.find_all(exp.Column))
+            if columns and not conjunct.find(exp.Select) and all(
+                    c.name == column and c.table in ("", table.alias_or_name) for c in columns):
+                usable.append(conjunct.copy())
+        if not usable:
+            return None
+        per_read.append(exp.and_(*usable))
+    return exp.or_(*per_read) if per_read else None
+
+
+def _pruned(values: list[str], column: str, hive_type: str, predicate: exp.Expression | None) -> set[str]:
+    """The partition values the predicate keeps, evaluated by DuckDB on the values themselves."""
+    if predicate is None or not values:
+        return set(values)
+    for node in predicate.find_all(exp.Column):
+        node.set("table", None)
+    _trino_functions(predicate)
+    sql = (f'SELECT v FROM (SELECT v, CAST(v AS {_duck_type(hive_type)}) AS "{column}" FROM unnest(?) AS t(v)) '
+           f"WHERE {predicate.sql('duckdb')}")
+    return {row[0] for row in duckdb.execute(sql, [values]).fetchall()}
 
 
 def _objects(s3, location: str):

@@ -4,12 +4,14 @@ rows leave the old version in place."""
 
 from __future__ import annotations
 
+import gzip
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import boto3
 import pytest
 
+from clickstream_assets.contract import classify_line
 from clickstream_assets.events import build_days
 from clickstream_assets.ledger import read_ledgers
 from clickstream_assets.partitions import hour_value
@@ -19,6 +21,7 @@ from clickstream_assets.settings import PipelineSettings
 from resources.athena import AthenaQueryError
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
+from tests.strangers import stranger_events
 
 DAYS = 28
 
@@ -120,3 +123,46 @@ def test_a_failed_or_refused_write_leaves_the_old_version(history, athena):
     assert sessions_rows(engine, storage, days) == before
     assert catalog.locations("sessions", days) == locations
     assert {o.key.split("/")[1] for o in storage.list_uri(table_root)} == versions
+
+
+def test_sealing_on_athena_classifies_strangers_gzip_objects_as_the_local_profile_does(aws, athena, tmp_path,
+                                                                                       monkeypatch):
+    """Seed-shaped events and bad lines in GZIP objects under Firehose's bare prefix: Athena (reading the objects
+    where they lie) and the local profile (splitting them in memory) stage the same verdicts."""
+    moto, names = aws
+    monkeypatch.setenv("CLICKSTREAM_RAW_PREFIX", "")
+    day = date(2026, 11, 3)
+    sent = stranger_events(day, 1, 60, seed=8, redelivery_rate=0.05)
+    bad = [b'{"truncated": ', b"\xff\xfe not utf-8", b'{"event_type": "teleport"}', b"[1, 2]"]
+    by_hour: dict[str, list[bytes]] = {}
+    for line in sent.lines:
+        hour = classify_line(line, datetime(2026, 11, 4, tzinfo=timezone.utc)).event_time
+        by_hour.setdefault(f"{hour:%Y/%m/%d/%H}", []).append(line)
+    first = min(by_hour)
+    by_hour[first] += bad
+    s3 = boto3.client("s3", endpoint_url=moto)
+    local_raw = tmp_path / "local" / "raw"
+    for n, (folder, lines) in enumerate(sorted(by_hour.items())):
+        stamp = folder.replace("/", "-")
+        name = f"{folder}/clickstream-events-1-{stamp}-59-00-0a0b0c0d-1111-4222-8333-{n:012d}"
+        body, name = (gzip.compress(b"\n".join(lines) + b"\n"), name + ".gz") if n % 2 else (
+            b"\n".join(lines) + b"\n", name)
+        s3.put_object(Bucket=names["raw_bucket"], Key=name, Body=body)
+        (local_raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (local_raw / name).write_bytes(body)
+    hours = sorted(f.replace("/", "-") for f in by_hour)
+
+    sealed = {}
+    for profile, warehouse in (("aws", None), ("local", tmp_path / "local")):
+        resources = build_resources(profile, warehouse)
+        result = seal_hours(resources["storage"], resources["engine"], hours, "2026-11-01")
+        sealed[profile] = {m.arrival_hour: (m.records, m.by_day, m.reasons, [o["key"] for o in m.objects])
+                           for m in result.manifests}
+        staged, _ = resources["engine"].query("transform/object_counts.sql", {},
+                                              partitions={"staged_events": hours})
+        sealed[profile + " objects"] = staged.to_pylist()
+    assert sealed["aws"] == sealed["local"]
+    assert sealed["aws objects"] == sealed["local objects"]
+    reasons = {r: n for _, _, by_reason, _ in sealed["aws"].values() for r, n in by_reason.items()}
+    assert sum(reasons.values()) == len(bad) and sum(m[0] for m in sealed["aws"].values()) == len(sent.lines) + 4
+    assert [e for e in athena.twin.log if e.unload and "/staged_events/v-" in e.sql]

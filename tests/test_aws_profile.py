@@ -17,6 +17,7 @@ from clickstream_assets.producer.simulator import Mess
 from resources.profile import build_resources
 from resources.provision import provision
 from resources.sinks import FirehoseSink, LocalFirehoseSink
+from resources.storage import S3Storage
 from tests.pipeline import Pipeline
 
 ACCOUNT = "123456789012"
@@ -72,6 +73,14 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
     resources = build_resources("aws")
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
+
+    read_bytes = S3Storage.read_bytes
+
+    def no_raw_download(self, area, key):
+        assert area != "raw", f"the Dagster process read raw/{key}: raw data is Athena's to read"
+        return read_bytes(self, area, key)
+
+    monkeypatch.setattr(S3Storage, "read_bytes", no_raw_download)
     outcomes = run_all(defs, instance, first_hour, last_hour)
 
     # Parquet in the processed bucket, tables and partitions in Glue, QuickSight objects, CloudWatch metrics.
@@ -91,8 +100,11 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
     located = {p["StorageDescriptor"]["Location"].rstrip("/") for p in partitions}
     assert located == {f"s3://{names['processed_bucket']}/{k.rsplit('/', 1)[0]}" for k in keys}
 
-    # Athena ran the graph: every model in one UNLOAD for its days, and billed bytes for what it read.
+    # Athena ran the graph: sealing read the raw objects where they lie, every model was one UNLOAD for its days.
     unloads = [e for e in athena.twin.log if e.unload]
+    staging = [e for e in unloads if "/staged_events/v-" in e.sql]
+    raw = s3.list_objects_v2(Bucket=names["raw_bucket"], Prefix="events/")["Contents"]
+    assert len(staging) == 1 and staging[0].bytes_scanned == sum(o["Size"] for o in raw)
     assert all(e.state == "SUCCEEDED" for e in athena.twin.log)
     for model in MODELS:
         written = [e for e in unloads if f"/{model.name}/v-" in e.sql]
