@@ -56,8 +56,8 @@ def _aws_twin():
 def measure(days: int = 30, events_per_day: int = 2_000) -> tuple[int, list[StepLog]]:
     import boto3
 
-    from clickstream_assets.events import build_days
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.processed.events import build_days
+    from clickstream_assets.defs.processed.models import MODELS
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.sealing import seal_hours
     from clickstream_assets.settings import PipelineSettings
@@ -75,7 +75,7 @@ def measure(days: int = 30, events_per_day: int = 2_000) -> tuple[int, list[Step
         sent = produce_historical(FirehoseSink(firehose, names["stream"]), start, days, events_per_day, seed=3)
         resources = build_resources("aws")
         storage, engine = resources["storage"], resources["engine"]
-        settings = PipelineSettings(calendar_start=start.isoformat())
+        settings = PipelineSettings()
         all_days = [(start + timedelta(days=d)).isoformat() for d in range(days)]
 
         def step(name: str, scope: str, work) -> None:
@@ -86,7 +86,7 @@ def measure(days: int = 30, events_per_day: int = 2_000) -> tuple[int, list[Step
 
         now = datetime.now(timezone.utc)
         hours = [(now - timedelta(hours=h)).strftime("%Y-%m-%d-%H") for h in (1, 0)]
-        step("sealing", f"{days} days of events", lambda: seal_hours(storage, engine, hours, settings.calendar_start))
+        step("sealing", f"{days} days of events", lambda: seal_hours(storage, engine, hours, start.isoformat()))
         for scope, window in ((f"{days}-day backfill", all_days), ("one day", all_days[-1:])):
             step("clean events + quarantine", scope, lambda w=window: build_days(storage, engine, settings, w))
             for model in MODELS:

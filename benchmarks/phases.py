@@ -23,9 +23,17 @@ def produce(warehouse: Path, events: int, days: int) -> dict:
     from resources.sinks import LocalFirehoseSink
 
     sink = LocalFirehoseSink(str(warehouse / "raw"), seed=1)
+    cpu = time.process_time()
     summary = produce_historical(sink, DAY, days, events // days, seed=1, now=NOW)
     return {"events": summary.produced, "seconds": summary.seconds, "events_per_s": summary.events_per_second,
-            "objects": summary.objects, "raw_bytes": summary.bytes}
+            **_cpu(summary, time.process_time() - cpu), "objects": summary.objects, "raw_bytes": summary.bytes}
+
+
+def _cpu(summary, cpu_seconds: float) -> dict:
+    """CPU seconds of every thread (producer and disk writers) beside the wall clock: on a shared machine the
+    process may get only part of its core, and events per CPU second is what one whole core would do."""
+    return {"cpu_seconds": round(cpu_seconds, 3), "events_per_cpu_s": round(summary.produced / cpu_seconds, 1),
+            "share_of_core": round(cpu_seconds / summary.seconds, 2) if summary.seconds else None}
 
 
 def produce_discard(events: int, days: int) -> dict:
@@ -44,9 +52,10 @@ def produce_discard(events: int, days: int) -> dict:
         def flush(self):
             pass
 
+    cpu = time.process_time()
     summary = produce_historical(Discard(), DAY, days, events // days, seed=1, now=NOW)
     return {"events": summary.produced, "seconds": summary.seconds, "events_per_s": summary.events_per_second,
-            "bytes": summary.bytes}
+            **_cpu(summary, time.process_time() - cpu), "bytes": summary.bytes}
 
 
 def firehose(events: int, aggregate: bool = True) -> dict:
@@ -82,18 +91,26 @@ def _resources(warehouse: Path):
     return build_resources("local", warehouse)
 
 
+def load_settings():
+    from clickstream_assets.settings import load_settings
+
+    return load_settings()
+
+
 def clean(warehouse: Path, days: int) -> dict:
-    from clickstream_assets.events import build_days
+    from clickstream_assets.defs.processed.events import build_days
     from clickstream_assets.sealing import seal_hours
 
     res = _resources(warehouse)
+
+    settings = load_settings()
     hours = [(datetime(DAY.year, DAY.month, DAY.day) + timedelta(hours=h)).strftime("%Y-%m-%d-%H")
              for h in range(24 * days + 6)]
     day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
     started = time.perf_counter()
     sealed = seal_hours(res["storage"], res["engine"], hours, "2026-11-01")
     sealed_at = time.perf_counter()
-    ledgers, _, written, _ = build_days(res["storage"], res["engine"], res["settings"], day_keys)
+    ledgers, _, written, _ = build_days(res["storage"], res["engine"], settings, day_keys)
     finished = time.perf_counter()
     records = sum(m.records for m in sealed.manifests)
     return {"records": records, "clean_rows": written.rows, "seal_seconds": sealed_at - started,
@@ -104,10 +121,12 @@ def clean(warehouse: Path, days: int) -> dict:
 
 
 def models(warehouse: Path, days: int) -> dict:
-    from clickstream_assets.catalog import register
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.glue.tables import register
+    from clickstream_assets.defs.processed.models import MODELS
 
     res = _resources(warehouse)
+
+    settings = load_settings()
     engine, catalog, storage = res["engine"], res["catalog"], res["storage"]
     day_keys = [(DAY + timedelta(days=d)).isoformat() for d in range(days)]
     register(catalog, storage, ["events"], day_keys)
@@ -116,7 +135,7 @@ def models(warehouse: Path, days: int) -> dict:
     for model in MODELS:
         t = time.perf_counter()
         params = {"first_day": day_keys[0], "last_day": day_keys[-1]} if model.partitioned else {}
-        params.update(res["settings"].page_params())
+        params.update(settings.page_params())
         engine.materialize(model.sql_file, params, model.name, day_keys if model.partitioned else [])
         register(catalog, storage, [model.name], day_keys if model.partitioned else [])
         per_model[model.name] = round(time.perf_counter() - t, 2)
@@ -126,7 +145,8 @@ def models(warehouse: Path, days: int) -> dict:
         for d in day_keys])
     import json as _json
 
-    definition = _json.loads((Path(__file__).parent.parent / "clickstream_assets" / "dashboard.json").read_text())
+    definition = _json.loads((Path(__file__).parent.parent / "clickstream_assets" / "defs" / "quicksight"
+                              / "dashboard.json").read_text())
     dashboard_bytes = 0
     for dataset in definition["datasets"]:
         if set(dataset["tables"]) <= {m.name for m in MODELS}:

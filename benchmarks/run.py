@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -14,8 +15,10 @@ from pathlib import Path
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1000000,5000000").split(",")]
 ROOT = Path(__file__).resolve().parent.parent
-# The producer before the columnar rewrite (row-wise, one Python format call per event): timed in the same run.
+# By default the producer before the columnar rewrite (row-wise, one Python format call per event), timed in the same
+# run; BENCH_REFERENCE=<commit> compares with any other commit.
 REFERENCE = os.environ.get("BENCH_REFERENCE", "908642e")
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 
 
 def phase(*args: str, cwd: Path = ROOT, one_core: bool = False) -> dict:
@@ -48,19 +51,34 @@ def reference_tree() -> Path | None:
     return folder
 
 
+def repeated(*args: str, cwd: Path = ROOT) -> dict:
+    """A one-core producer phase run REPEATS times (other work on the machine makes single runs noisy): the best and
+    the median of each rate, the last run's other figures, the highest peak RSS."""
+    runs = []
+    for _ in range(REPEATS):
+        with tempfile.TemporaryDirectory() as warehouse:
+            runs.append(phase(*[warehouse if a == "{warehouse}" else a for a in args], cwd=cwd, one_core=True))
+    result = {"runs": len(runs)}
+    for key in ("events_per_s", "events_per_cpu_s"):
+        if key in runs[0]:
+            rates = sorted(r[key] for r in runs)
+            result[f"{key}_best"], result[f"{key}_median"] = rates[-1], statistics.median(rates)
+    result.update({k: v for k, v in runs[-1].items() if k not in ("events_per_s", "events_per_cpu_s")})
+    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return result
+
+
 def producer_figures() -> None:
     pinned = "taskset -c 0" if shutil.which("taskset") else "unpinned (no taskset)"
     reference = reference_tree()
     for size in SIZES:
-        with tempfile.TemporaryDirectory() as warehouse:
-            show(f"producer -> local Firehose-layout sink, {size:,} events, one core ({pinned}; target >= 1,000,000 "
-                 "events/s)", phase("produce", "--warehouse", warehouse, "--events", str(size), one_core=True))
+        show(f"producer -> local Firehose-layout sink, {size:,} events, one core ({pinned}; target >= 1,000,000 "
+             "events/s)", repeated("produce", "--warehouse", "{warehouse}", "--events", str(size)))
+        if reference:
+            show(f"reference producer at {REFERENCE} -> local sink, {size:,} events, one core, same run",
+                 repeated("produce", "--warehouse", "{warehouse}", "--events", str(size), cwd=reference))
         show(f"producer alone (lines dropped, no disk), {size:,} events, one core",
-             phase("produce-discard", "--events", str(size), one_core=True))
-        if reference and size == SIZES[0]:
-            with tempfile.TemporaryDirectory() as warehouse:
-                show(f"reference producer at {REFERENCE} (row-wise) -> local sink, {size:,} events, one core",
-                     phase("produce", "--warehouse", warehouse, "--events", str(size), cwd=reference, one_core=True))
+             repeated("produce-discard", "--events", str(size)))
     show("import clickstream_assets.producer.runner, fresh interpreter, one core (target < 0.3 s)",
          import_seconds(ROOT))
     if reference:

@@ -43,12 +43,13 @@ class Measured:
 
 
 def measure(events: int = 200_000) -> Measured:
-    from clickstream_assets.catalog import register
-    from clickstream_assets.events import build_days
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.glue.tables import register
+    from clickstream_assets.defs.processed.events import build_days
+    from clickstream_assets.defs.processed.models import MODELS
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from clickstream_assets.sealing import seal_hours
+    from clickstream_assets.settings import load_settings
     from resources.profile import build_resources
     from resources.sinks import LocalFirehoseSink
 
@@ -58,15 +59,16 @@ def measure(events: int = 200_000) -> Measured:
         produce_historical(LocalFirehoseSink(str(warehouse / "raw"), seed=1), day, 1, events, seed=1,
                            mess=Mess(0.01, 0.005, 0.01, 0.0), now=datetime(2026, 11, 10, tzinfo=timezone.utc))
         res = build_resources("local", warehouse)
+        settings = load_settings()
         hours = [(datetime(2026, 11, 2) + timedelta(hours=h)).strftime("%Y-%m-%d-%H") for h in range(36)]
         sealed = seal_hours(res["storage"], res["engine"], hours, "2026-11-01")
-        _, _, clean, quarantined = build_days(res["storage"], res["engine"], res["settings"], [day.isoformat()])
+        _, _, clean, quarantined = build_days(res["storage"], res["engine"], settings, [day.isoformat()])
         register(res["catalog"], res["storage"], ["events"], [day.isoformat()])
         model_bytes = models_scanned = 0
         for model in MODELS:
             days = [day.isoformat()] if model.partitioned else []
             params = {"first_day": day.isoformat(), "last_day": day.isoformat()} if days else {}
-            params.update(res["settings"].page_params())
+            params.update(settings.page_params())
             written = res["engine"].materialize(model.sql_file, params, model.name, days)
             register(res["catalog"], res["storage"], [model.name], days)
             model_bytes += written.bytes
@@ -78,7 +80,7 @@ def measure(events: int = 200_000) -> Measured:
 
 def daily_tables() -> int:
     """Clean events, quarantine and every daily model."""
-    from clickstream_assets.models import MODELS
+    from clickstream_assets.defs.processed.models import MODELS
 
     return 2 + sum(m.partitioned for m in MODELS)
 

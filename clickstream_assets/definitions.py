@@ -1,46 +1,24 @@
-"""The one ``Definitions``: assembled from one module per layer; resources chosen by the profile."""
+"""The one ``Definitions``: everything under ``defs/`` (one folder per layer), with the profile's resources.
+
+``dg.load_from_defs_folder`` walks ``defs/`` and collects every asset, check, job, schedule and sensor defined at
+module level there; nothing is listed by hand. ``workspace.yaml``, the Dockerfile and ``dagster api grpc`` load
+``clickstream_assets.definitions:defs``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
-from clickstream_assets import (
-    catalog,
-    completeness,
-    datasets,
-    events,
-    freshness,
-    jobs,
-    models,
-    raw,
-    sensors,
-    truth,
-)
+from clickstream_assets.settings import load_settings
 from resources.profile import build_resources
-
-ASSETS = [
-    raw.raw_events,
-    catalog.glue_raw_events,
-    events.clean_events,
-    catalog.glue_events,
-    catalog.glue_quarantine,
-    *models.model_assets,
-    *models.model_tables,
-    completeness.completeness,
-    *datasets.dataset_assets,
-    datasets.dashboard,
-]
 
 
 def build_definitions(resources: dict) -> dg.Definitions:
-    return dg.Definitions(
-        assets=ASSETS,
-        asset_checks=[*freshness.freshness_checks, truth.planted_truth],
-        jobs=[jobs.seal_hours_job, jobs.build_days_job, jobs.freshness_job, jobs.producer_job],
-        schedules=[jobs.freshness_schedule],
-        sensors=[sensors.producer_sensor, sensors.arrival_sensor, sensors.automation_sensor],
-        resources=resources,
-    )
+    """The layers under ``defs/`` bound to ``resources`` (a profile's set; ``settings`` added when missing)."""
+    layers = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.Definitions.merge(layers, dg.Definitions(resources={"settings": load_settings(), **resources}))
 
 
 defs = build_definitions(build_resources())

@@ -10,7 +10,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.lineage import lineage
 
-from resources.catalog import SQL_ROOT, load_ddl
+from resources.catalog import load_ddl
+from resources.sql import load_sql
 
 _LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed", "raw_events": "s3://raw/events/"}  # lineage needs columns, not places
 
@@ -23,7 +24,7 @@ def _columns(table: str) -> list[str]:
 @cache
 def model_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     """Output column -> [(table read, column)] for ``sql/models/<model>.sql``."""
-    sql = (SQL_ROOT / "models" / f"{model}.sql").read_text()
+    sql = load_sql(f"models/{model}.sql")
     schema = {t: {c: "string" for c in _columns(t)} for t in reads}
     parsed = sqlglot.parse_one(sql, read="athena")
     found: dict[str, list[tuple[str, str]]] = {}

@@ -1,16 +1,15 @@
 """Pipeline settings a user tunes, one resource so every asset and check reads the same figures."""
 
+import os
 
 import dagster as dg
 
-from clickstream_assets.pages import FUNNEL_STEPS, PAGE_CLASSES, sql_params
-from clickstream_assets.partitions import CALENDAR_START
+from clickstream_assets.pages import FUNNEL_STEPS, PAGE_CLASSES, load_page_config, sql_params
 
 
 class PipelineSettings(dg.ConfigurableResource):
     """Thresholds and windows: defaults suit a shop; set them in the UI's launchpad or the environment."""
 
-    calendar_start: str = CALENDAR_START
     # A day counts as complete once its arrival hours plus this many later ones are sealed.
     late_arrival_hours: int = 6
     # The live-stream guard: an event older than this when it arrives is quarantined (bad_timestamp). History
@@ -38,6 +37,15 @@ class PipelineSettings(dg.ConfigurableResource):
     # Attribution looks back over the user's sessions of this many days before an order.
     attribution_lookback_days: int = 30
 
+    # The arrival sensor seals an hour this long after it closes: Firehose flushes a buffer up to 5 minutes late.
+    seal_grace_minutes: int = 10
+    # Off (0) by default: sealing the open hour early puts the dashboard minutes behind instead of an hour, but
+    # re-reads the hour's raw JSON each time (on Athena the sealing scan is the largest line of the bill).
+    live_seal_minutes: int = 0
+    # The producer sensor's slices: events per second, for this many seconds each.
+    producer_rate: float = 20.0
+    producer_slice_seconds: float = 60.0
+
     def page_params(self) -> dict[str, str]:
         """The page and funnel patterns, the funnel window and the attribution lookback, as the models' SQL
         parameters (each SQL file receives only those it names)."""
@@ -49,3 +57,18 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def budget_for(self, asset: str) -> int:
         return self.scan_budgets.get(asset, self.scan_budget_bytes)
+
+
+# Environment variables a deployment sets instead of the launchpad; read when the resources are built.
+ENVIRONMENT = {
+    "seal_grace_minutes": ("CLICKSTREAM_SEAL_GRACE_MINUTES", int),
+    "live_seal_minutes": ("CLICKSTREAM_LIVE_SEAL_MINUTES", int),
+    "producer_rate": ("CLICKSTREAM_PRODUCER_RATE", float),
+    "producer_slice_seconds": ("CLICKSTREAM_PRODUCER_SLICE_SECONDS", float),
+}
+
+
+def load_settings(**overrides) -> PipelineSettings:
+    """The settings of this deployment: the shop's page config (pages.py), the environment, then ``overrides``."""
+    from_env = {field: kind(os.environ[name]) for field, (name, kind) in ENVIRONMENT.items() if os.environ.get(name)}
+    return PipelineSettings(**{**load_page_config(), **from_env, **overrides})

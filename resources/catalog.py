@@ -6,10 +6,8 @@ Partition registration goes through :meth:`Catalog.add_partitions` on both twins
 from __future__ import annotations
 
 import fcntl
-import importlib.resources
 import json
 import os
-import re
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,22 +17,8 @@ import dagster as dg
 import sqlglot
 from sqlglot import exp
 
-# sql/ ships as the package clickstream_sql (pyproject maps it), so a wheel install finds it like a checkout.
-SQL_ROOT = Path(str(importlib.resources.files("clickstream_sql")))
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-PARTITION_VALUE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]{2})?$")
-
-
-def check_identifier(name: str) -> str:
-    if not IDENTIFIER.match(name):
-        raise ValueError(f"{name!r} is not a valid table or column name")
-    return name
-
-
-def check_partition_value(value: str) -> str:
-    if not PARTITION_VALUE.match(value):
-        raise ValueError(f"{value!r} is not a partition value like 2026-11-01 or 2026-11-01-13")
-    return value
+# SQL_ROOT and the checks are re-exported: modules written before resources/sql.py import them from here.
+from resources.sql import SQL_ROOT, check_identifier, check_partition_value, load_sql  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -86,7 +70,7 @@ def _column(definition: exp.ColumnDef) -> Column:
 
 def load_ddl(name: str, locations: dict[str, str]) -> TableDef:
     """Parse ``sql/ddl/<name>.sql`` (Athena DDL) into a table definition, resolving ``{raw}``/``{processed}``."""
-    text = (SQL_ROOT / "ddl" / f"{check_identifier(name)}.sql").read_text()
+    text = load_sql(f"ddl/{check_identifier(name)}.sql")
     description = " ".join(
         line[2:].strip() for line in text.splitlines() if line.startswith("--")
     )

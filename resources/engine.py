@@ -6,14 +6,12 @@ Parameters are named in the SQL (``:first_day``), validated here, and bound by t
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,40 +20,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from resources.catalog import SQL_ROOT, Catalog, TableDef, check_identifier, check_partition_value, load_ddl
+from resources.catalog import Catalog, TableDef, load_ddl
+from resources.sql import check_identifier, check_params, check_partition_value, load_sql
 from resources.storage import Storage
-
-DATE_PARAM = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-INT_PARAM = re.compile(r"^-?[0-9]{1,9}$")
-SQL_FILE = re.compile(r"^[a-z_]+/[a-z0-9_]+\.sql$")
-
-
-def load_sql(sql_file: str) -> str:
-    if not SQL_FILE.match(sql_file):
-        raise ValueError(f"{sql_file!r} is not a file of sql/ like models/sessions.sql")
-    return (SQL_ROOT / sql_file).read_text()
-
-
-def check_params(params: Mapping[str, object]) -> dict[str, str]:
-    """Dates must be real YYYY-MM-DD days, counts whole numbers and ``*_pattern`` regular expressions: nothing
-    else reaches the SQL."""
-    checked = {}
-    for name, value in params.items():
-        check_identifier(name)
-        text = str(value)
-        if name.endswith("_pattern"):
-            # A regular expression of the shop's configuration: bound as a string, never pasted into SQL.
-            if not 0 < len(text) <= 500 or any(ord(c) < 32 for c in text):
-                raise ValueError(f"parameter {name} is not a pattern of 1 to 500 printable characters")
-            re.compile(text)
-        elif name.endswith(("_day", "_start")):
-            if not DATE_PARAM.match(text):
-                raise ValueError(f"parameter {name}={text!r} is not a date like 2026-11-01")
-            date.fromisoformat(text)
-        elif not INT_PARAM.match(text):
-            raise ValueError(f"parameter {name}={text!r} is not a whole number")
-        checked[name] = text
-    return checked
 
 
 def _literal(path: str) -> str:

@@ -3,6 +3,40 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+
+# Buffers per writev call: Linux takes at most 1024 (IOV_MAX).
+_IOV_MAX = 1024
+
+
+def write_synced(path: str, parts: Sequence[bytes | memoryview]) -> int:
+    """Write buffers end to end into a new file and fsync it from the same descriptor: the bytes are on disk when
+    this returns. Returns the size. ``writev`` hands the kernel many buffers per call, no join in between."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        size = 0
+        for at in range(0, len(parts), _IOV_MAX):
+            chunk = list(parts[at : at + _IOV_MAX])
+            want = sum(len(p) for p in chunk)
+            done = os.writev(fd, chunk)
+            if done < want:  # a short write (rare, e.g. a signal): finish it buffer by buffer
+                rest = b"".join(bytes(p) for p in chunk)[done:]
+                while rest:
+                    rest = rest[os.write(fd, rest):]
+            size += want
+        os.fsync(fd)
+        return size
+    finally:
+        os.close(fd)
+
+
+def sync_directory(directory: str) -> None:
+    """fsync a directory, so a rename in it reaches the disk."""
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def durable_replace(tmp: str, target: str) -> None:
@@ -12,8 +46,4 @@ def durable_replace(tmp: str, target: str) -> None:
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, target)
-    directory = os.open(os.path.dirname(target) or ".", os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    sync_directory(os.path.dirname(target))

@@ -71,9 +71,8 @@ def aws_names() -> dict[str, str]:
 
 
 def build_resources(profile: str | None = None, warehouse: Path | None = None) -> dict:
-    """The resource set of a profile: the same keys on both, only the twins differ."""
-    from clickstream_assets.pages import load_page_config
-    from clickstream_assets.settings import PipelineSettings
+    """The resource set of a profile: the same keys on both, only the twins differ. The pipeline's ``settings``
+    resource is added by ``clickstream_assets.definitions`` (resources never import the assets' package)."""
     from resources.catalog import GlueCatalog, LocalCatalog
     from resources.dashboards import LocalDashboards
     from resources.delivery import FirehoseDelivery, LocalDelivery
@@ -104,7 +103,6 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
             "storage": storage,
             "catalog": catalog,
             "engine": engine,
-            "settings": PipelineSettings(**load_page_config()),
             "dashboards": QuickSightDashboards(account_id=names["account_id"], database=names["database"],
                                                workgroup=names["workgroup"], region=region, endpoint_url=endpoint),
             "metrics": CloudWatchMetrics(region=region, endpoint_url=endpoint),
@@ -116,7 +114,6 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         "storage": storage,
         "catalog": catalog,
         "engine": DuckDBEngine(storage=storage, catalog=catalog),
-        "settings": PipelineSettings(**load_page_config()),
         "dashboards": LocalDashboards(warehouse=str(warehouse)),
         "metrics": LocalMetrics(warehouse=str(warehouse)),
         "delivery": LocalDelivery(warehouse=str(warehouse), raw_prefix=storage.raw_prefix,

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from resources.files import durable_replace
+from resources.files import sync_directory, write_synced
 from resources.firehose_records import FIREHOSE_AGGREGATE_RECORD_BYTES, Billing, RecordPacker, billed
 from resources.ids import uuid4_from
 
@@ -120,14 +120,15 @@ class LocalFirehoseSink(Sink):
     """Writes objects under ``<root>/<prefix>/YYYY/MM/DD/HH/`` by arrival time, buffered by size and seconds.
 
     An object is written to a dot-file, synced to disk and renamed into place, so a reader never sees half an object
-    and neither a killed process nor a power cut loses what was acknowledged. Full buffers are written by a
-    background thread (the fsync would otherwise stall the producer ~3 ms per object); ``flush()`` and ``close()``
-    wait for every write. A buffer never spans two arrival hours, so every object belongs to exactly one hourly raw
-    partition.
+    and neither a killed process nor a power cut loses what was acknowledged. Full buffers are written by background
+    threads (the fsync would otherwise stall the producer ~3 ms per object); ``flush()`` and ``close()`` wait for
+    every write. Writes and fsyncs overlap, renames go in the order the buffers were cut, so the visible objects
+    are always a prefix of the stream. A buffer never spans two arrival hours, so every object belongs to exactly
+    one hourly raw partition.
     """
 
-    MAX_PENDING_WRITES = 4  # buffers in flight: bounds memory if the disk is slower than the producer
-    WRITERS = 2  # two fsyncs in flight write ~30% more a second here than one
+    MAX_PENDING_WRITES = 8  # buffers in flight: bounds memory (8 x 5 MB) if the disk is slower than the producer
+    WRITERS = 4  # a virtual disk writes more a second with several fsyncs queued: 4 beat 2 by ~1.5x here
 
     def __init__(
         self,
@@ -157,6 +158,9 @@ class LocalFirehoseSink(Sink):
         self._writer: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending: deque[Future] = deque()
+        self._renamed = threading.Event()  # set once the last object cut so far is renamed into place (or failed)
+        self._renamed.set()
+        self._directories: set[str] = set()
 
     def send_lines(self, parts: Sequence[bytes | memoryview], lengths: np.ndarray, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -199,17 +203,37 @@ class LocalFirehoseSink(Sink):
             self._writer = ThreadPoolExecutor(max_workers=self.WRITERS, thread_name_prefix="local-firehose")
         while len(self._pending) >= self.MAX_PENDING_WRITES:
             self._pending.popleft().result()  # also raises a failed write here, in the producer
-        self._pending.append(self._writer.submit(self._write_object, key, data, records))
+        previous, self._renamed = self._renamed, threading.Event()
+        self._pending.append(self._writer.submit(self._write_object, key, data, records, previous, self._renamed))
 
-    def _write_object(self, key: str, data: list[bytes | memoryview], records: int) -> None:
+    def _directory(self, directory: str) -> None:
+        """Create an hour's folder once; a new folder's entry is synced too, or a power cut could lose it."""
+        if directory in self._directories:
+            return
+        with self._lock:
+            missing = []
+            at = directory
+            while at and not os.path.isdir(at):
+                missing.append(at)
+                at = os.path.dirname(at)
+            os.makedirs(directory, exist_ok=True)
+            for created in reversed(missing):
+                sync_directory(os.path.dirname(created))
+            self._directories.add(directory)
+
+    def _write_object(self, key: str, data: list[bytes | memoryview], records: int, previous: threading.Event,
+                      renamed: threading.Event) -> None:
         path = os.path.join(self.root, key)
         directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-        with open(tmp, "wb") as handle:
-            handle.writelines(data)
-            size = handle.tell()
-        durable_replace(tmp, path)  # acknowledged only once on disk, as Firehose acknowledges only once stored
+        try:
+            self._directory(directory)
+            tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
+            size = write_synced(tmp, data)  # the bytes on disk before the rename
+            previous.wait()
+            os.replace(tmp, path)
+        finally:
+            renamed.set()
+        sync_directory(directory)  # acknowledged only once on disk, as Firehose acknowledges only once stored
         with self._lock:
             self.stats.objects += 1
             self.stats.calls += 1

@@ -8,23 +8,25 @@ from pathlib import Path
 
 import dagster as dg
 
+from clickstream_assets.cli.runs import hour_range, run_assets
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.orchestrate import hour_range, materialize
+from clickstream_assets.defs.plan import EVENT_DAY_KEYS, SEAL_KEYS
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
+from clickstream_assets.settings import load_settings
 from resources.profile import build_resources
 from resources.sinks import LocalFirehoseSink
 
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
-SEAL = [["raw", "events"], ["glue", "raw_events"]]
-DAYS = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
+SEAL = SEAL_KEYS
+DAYS = EVENT_DAY_KEYS
 
 
 class Pipeline:
     def __init__(self, warehouse: Path, instance: dg.DagsterInstance | None = None):
         self.warehouse = warehouse
-        self.resources = build_resources("local", warehouse)
+        self.resources = {**build_resources("local", warehouse), "settings": load_settings()}
         self.defs = build_definitions(self.resources)
         self.instance = instance or dg.DagsterInstance.ephemeral()
 
@@ -34,14 +36,14 @@ class Pipeline:
 
     def seal(self, first: date, last: date):
         first_hour, last_hour = hour_range(first, last, now=NOW)
-        return materialize(self.defs, self.instance, SEAL, first_hour, last_hour, "seal")
+        return run_assets(self.defs, self.instance, SEAL, first_hour, last_hour, "seal")
 
     def seal_hours(self, first: datetime, last: datetime):
         fmt = lambda t: hour_key(t.strftime("%Y-%m-%d-%H"))  # noqa: E731
-        return materialize(self.defs, self.instance, SEAL, fmt(first), fmt(last), "seal")
+        return run_assets(self.defs, self.instance, SEAL, fmt(first), fmt(last), "seal")
 
     def build(self, first: str, last: str | None = None, keys=DAYS):
-        return materialize(self.defs, self.instance, keys, first, last or first, "days")
+        return run_assets(self.defs, self.instance, keys, first, last or first, "days")
 
     def days(self, first: date, n: int) -> list[str]:
         return [(first + timedelta(days=i)).isoformat() for i in range(n)]

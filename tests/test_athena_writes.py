@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from clickstream_assets.contract import classify_line
-from clickstream_assets.events import build_days
+from clickstream_assets.defs.processed.events import build_days
 from clickstream_assets.ledger import read_ledgers
 from clickstream_assets.partitions import hour_value
 from clickstream_assets.producer.runner import produce_historical
@@ -36,10 +36,10 @@ def history(aws, athena):
                               start, DAYS, 120, seed=4)
     resources = build_resources("aws")
     storage, engine = resources["storage"], resources["engine"]
-    settings = PipelineSettings(calendar_start=start.isoformat())
+    settings = PipelineSettings()
     now = datetime.now(timezone.utc)
     hours = [hour_value((now - timedelta(hours=h)).strftime("%Y-%m-%d-%H")) for h in (1, 0)]
-    seal_hours(storage, engine, hours, settings.calendar_start)
+    seal_hours(storage, engine, hours, start.isoformat())
     days = [(start + timedelta(days=d)).isoformat() for d in range(DAYS)]
     build_days(storage, engine, settings, days)
     return sent, resources, days

@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import pyarrow.parquet as pq
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from clickstream_assets.orchestrate import materialize
-from clickstream_assets.sensors import plan_arrivals
+from clickstream_assets.cli.runs import run_assets
+from clickstream_assets.defs.plan import RANGE_END_TAG, RANGE_START_TAG
+from clickstream_assets.defs.raw.sensors import plan_arrivals
 from resources.sinks import LocalFirehoseSink
 from tests.pipeline import Pipeline
 
@@ -26,9 +26,9 @@ def run_sensor(pipeline: Pipeline, now: datetime, cursor: str | None) -> tuple[l
     requests, cursor = plan_arrivals(pipeline.resources["storage"], now, cursor)
     for request in requests:
         keys = [k.path for k in request.asset_selection]
-        first = request.tags.get(ASSET_PARTITION_RANGE_START_TAG, request.partition_key)
-        last = request.tags.get(ASSET_PARTITION_RANGE_END_TAG, request.partition_key)
-        assert materialize(pipeline.defs, pipeline.instance, keys, first, last).success
+        first = request.tags.get(RANGE_START_TAG, request.partition_key)
+        last = request.tags.get(RANGE_END_TAG, request.partition_key)
+        assert run_assets(pipeline.defs, pipeline.instance, keys, first, last).success
     return [r.run_key for r in requests], cursor
 
 
@@ -50,7 +50,7 @@ def run_automation(pipeline: Pipeline, cursor=None) -> tuple[list[str], object]:
             if not assets:
                 continue
             days = sorted({p for ps in assets.values() for p in ps})
-            outcome = materialize(pipeline.defs, pipeline.instance, [k.path for k in assets],
+            outcome = run_assets(pipeline.defs, pipeline.instance, [k.path for k in assets],
                                   days[0] if partitioned else None, days[-1] if partitioned else None)
             assert outcome.success and not outcome.blocking_failed, (outcome.error, outcome.blocking_failed)
             launched += [k.to_user_string() + (f"[{','.join(days)}]" if partitioned else "") for k in assets]

@@ -7,10 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 import boto3
 import dagster as dg
 
+from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
+from clickstream_assets.defs.plan import PLAN
+from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.models import MODELS
-from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
@@ -25,16 +26,12 @@ TODAY = datetime.now(timezone.utc).date()
 START = TODAY - timedelta(days=3)
 DAYS = [START.isoformat(), (START + timedelta(days=1)).isoformat()]
 MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01)
-DAILY = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
-DAILY += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
-PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
 
 
 def run_all(defs, instance, first_hour, last_hour):
-    outcomes = [materialize(defs, instance, [["raw", "events"], ["glue", "raw_events"]], first_hour, last_hour),
-                materialize(defs, instance, DAILY, DAYS[0], DAYS[-1]),
-                materialize(defs, instance, WHOLE), materialize(defs, instance, PUBLISH)]
+    outcomes = []
+    for step, first, last in zip(PLAN, (first_hour, DAYS[0], None, None), (last_hour, DAYS[-1], None, None)):
+        outcomes.append(run_assets(defs, instance, step.keys, first, last))
     for outcome in outcomes:
         assert outcome.success, outcome.error
         assert not outcome.blocking_failed, outcome.blocking_failed

@@ -13,7 +13,7 @@ from clickstream_assets.contract import FIELDS
 from clickstream_assets.ledger import read_ledgers, read_manifests, stale_days
 from clickstream_assets.producer.simulator import Mess
 from resources.catalog import load_ddl
-from resources.engine import check_params
+from resources.sql import check_params
 from tests.pipeline import Pipeline
 from tests.support import raw_lines
 
@@ -127,7 +127,7 @@ def test_partition_values_are_validated_before_they_reach_sql(bad):
 
 
 def test_the_quarantine_rate_judges_only_days_with_enough_records():
-    from clickstream_assets.checks import quarantine_rate
+    from clickstream_assets.defs.processed.checks import quarantine_rate
     from clickstream_assets.ledger import DayLedger
 
     def day(dt, taken, quarantined):

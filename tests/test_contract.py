@@ -145,7 +145,7 @@ def test_the_arrow_schema_holds_every_contract_field():
 
 def test_the_sql_uses_the_contracts_timestamp_pattern():
     from clickstream_assets.contract import TIMESTAMP_PATTERN
-    from resources.catalog import SQL_ROOT
+    from resources.sql import SQL_ROOT
 
     assert TIMESTAMP_PATTERN in (SQL_ROOT / "transform" / "stage_raw.sql").read_text()
 

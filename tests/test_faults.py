@@ -18,9 +18,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
@@ -48,10 +48,10 @@ def test_firehose_faults_lose_nothing_and_leave_no_duplicate(aws, failure_rate):
     resources = build_resources("aws")
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
-    sealed = materialize(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
+    sealed = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
                          hour_key((now - timedelta(hours=1)).strftime("%Y-%m-%d-%H")),
                          hour_key(now.strftime("%Y-%m-%d-%H")))
-    built = materialize(defs, instance, [["processed", "events"], ["processed", "quarantine"]],
+    built = run_assets(defs, instance, [["processed", "events"], ["processed", "quarantine"]],
                         day.isoformat(), (day + timedelta(days=1)).isoformat())
     assert sealed.success and built.success and not built.blocking_failed, (sealed.error, built.error)
     ledgers = read_ledgers(resources["storage"])
@@ -92,7 +92,7 @@ def test_a_write_failing_mid_partition_keeps_the_previous_version_and_a_rerun_co
     failing = dict(pipeline.resources)
     failing["storage"] = FailingStorage(warehouse=str(pipeline.warehouse))
     failing["engine"] = DuckDBEngine(storage=failing["storage"], catalog=pipeline.resources["catalog"])
-    outcome = materialize(build_definitions(failing), pipeline.instance, DAYS, "2026-11-02", "2026-11-03")
+    outcome = run_assets(build_definitions(failing), pipeline.instance, DAYS, "2026-11-02", "2026-11-03")
     assert not outcome.success and "injected: could not write dt=2026-11-03" in outcome.error
     after = digests(pipeline.warehouse, "events")
     assert after["dt=2026-11-03"] == before["dt=2026-11-03"]  # the old version, whole
@@ -115,7 +115,7 @@ def test_an_engine_error_fails_the_run_clearly_and_leaves_the_data_alone(tmp_pat
     broken = dict(pipeline.resources)
     broken["engine"] = DuckDBEngine(storage=pipeline.resources["storage"], catalog=pipeline.resources["catalog"],
                                     memory_limit="1KB")
-    outcome = materialize(build_definitions(broken), pipeline.instance, DAYS, "2026-11-02", "2026-11-02")
+    outcome = run_assets(build_definitions(broken), pipeline.instance, DAYS, "2026-11-02", "2026-11-02")
     assert not outcome.success and "memory" in outcome.error.lower()
     assert digests(pipeline.warehouse, "events") == before
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clickstream_assets.models import MODELS
+from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import PipelineSettings
 from tests.pipeline import Pipeline
@@ -254,7 +254,7 @@ def test_the_funnel_window_setting_cuts_late_steps(built):
 
 
 def test_paths_class_pages_exactly_as_sessions_do():
-    from resources.catalog import SQL_ROOT
+    from resources.sql import SQL_ROOT
 
     def classes(name):
         text = (SQL_ROOT / "models" / f"{name}.sql").read_text()

@@ -10,9 +10,10 @@ import dagster as dg
 import pytest
 
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.jobs import producer_job
+from clickstream_assets.defs.producer.jobs import producer_job, producer_sensor
+from clickstream_assets.defs.raw.sensors import arrival_sensor, plan_arrivals
 from clickstream_assets.ledger import read_producer_runs
-from clickstream_assets.sensors import arrival_sensor, plan_arrivals, producer_sensor
+from clickstream_assets.settings import PipelineSettings
 from resources.alarms import ALARMS
 from resources.metrics import CloudWatchMetrics, LocalMetrics, MetricPoint
 from resources.profile import build_resources
@@ -95,11 +96,11 @@ def test_live_sealing_seals_the_open_hour_at_most_every_n_minutes(tmp_path):
 def test_the_sensor_keeps_its_cursor_across_restarts(tmp_path):
     pipeline = Pipeline(tmp_path / "w")
     land(pipeline.warehouse, datetime.now(timezone.utc) - timedelta(hours=3))
-    context = dg.build_sensor_context(cursor=None, resources={"storage": pipeline.resources["storage"]})
+    context = dg.build_sensor_context(cursor=None, resources={"storage": pipeline.resources["storage"], "settings": PipelineSettings()})
     result = arrival_sensor(context)
     assert len(result) == 1 and result[0].run_key.startswith("seal:")
     saved = context.cursor
-    restarted = dg.build_sensor_context(cursor=saved, resources={"storage": pipeline.resources["storage"]})
+    restarted = dg.build_sensor_context(cursor=saved, resources={"storage": pipeline.resources["storage"], "settings": PipelineSettings()})
     again = arrival_sensor(restarted)
     assert [r.run_key for r in again] == [result[0].run_key]  # not yet sealed: asked again, same key (deduped)
 
@@ -108,16 +109,17 @@ def test_the_sensor_keeps_its_cursor_across_restarts(tmp_path):
 
 def test_the_producer_sensor_never_launches_two_slices_at_once(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
-    first = producer_sensor(dg.build_sensor_context(instance=instance))
+    first = producer_sensor(dg.build_sensor_context(instance=instance, resources={"settings": PipelineSettings()}))
     assert isinstance(first, dg.RunRequest)
     config = first.run_config["ops"]["produce_slice"]["config"]
     instance.create_run_for_job(job_def=producer_job, run_config=first.run_config,
                                 status=dg.DagsterRunStatus.STARTED)
-    skipped = producer_sensor(dg.build_sensor_context(instance=instance))
+    skipped = producer_sensor(dg.build_sensor_context(instance=instance, resources={"settings": PipelineSettings()}))
     assert isinstance(skipped, dg.SkipReason) and "still running" in skipped.skip_message
     for run in instance.get_runs():
         instance.report_run_canceled(run)
-    after = producer_sensor(dg.build_sensor_context(instance=instance, cursor=str(config["seed_offset"])))
+    after = producer_sensor(dg.build_sensor_context(instance=instance, cursor=str(config["seed_offset"]),
+                                           resources={"settings": PipelineSettings()}))
     assert after.run_key != first.run_key
     assert after.run_config["ops"]["produce_slice"]["config"]["seed_offset"] > config["seed_offset"]
 

@@ -13,13 +13,13 @@ import boto3
 import dagster as dg
 import pytest
 
+from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.orchestrate import materialize
 from clickstream_assets.partitions import hour_key
 from clickstream_assets.producer.runner import produce_historical
-from resources.catalog import check_identifier, check_partition_value
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
+from resources.sql import check_identifier, check_partition_value
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -58,7 +58,7 @@ def test_no_credentials_in_logs_or_materialization_metadata(aws, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     defs = build_definitions(build_resources("aws"))
     now = datetime.now(timezone.utc)
-    outcome = materialize(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
+    outcome = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
                           hour_key((now - timedelta(hours=1)).strftime("%Y-%m-%d-%H")),
                           hour_key(now.strftime("%Y-%m-%d-%H")))
     assert outcome.success, outcome.error

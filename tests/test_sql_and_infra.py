@@ -12,7 +12,8 @@ import yaml
 
 from clickstream_assets.contract import EVENT_SCHEMA
 from resources.alarms import ALARMS
-from resources.catalog import SQL_ROOT, load_ddl
+from resources.catalog import load_ddl
+from resources.sql import SQL_ROOT
 
 SQL_FILES = sorted(str(p.relative_to(SQL_ROOT)) for p in SQL_ROOT.rglob("*.sql"))
 TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "clickstream.yaml"
@@ -36,9 +37,7 @@ def test_every_sql_file_is_athena_sql_that_transpiles_to_duckdb(sql_file):
 
 
 @pytest.mark.parametrize("sql_file", [f for f in SQL_FILES if not f.startswith("ddl/")])
-def test_every_query_renders_for_athena_and_athena_accepts_it(sql_file, moto):
-    import boto3
-
+def test_every_query_renders_for_athena_with_its_parameters_bound(sql_file, moto):
     from clickstream_assets.settings import PipelineSettings
     from resources.athena import AthenaEngine
     from resources.catalog import GlueCatalog
@@ -54,11 +53,12 @@ def test_every_query_renders_for_athena_and_athena_accepts_it(sql_file, moto):
     text = (SQL_ROOT / sql_file).read_text()
     needed = {k: v for k, v in params.items() if f":{k}" in text}
     rendered = engine.render(sql_file, needed)
-    assert not list(sqlglot.parse_one(rendered, read="athena").find_all(sqlglot.exp.Placeholder))
-    athena = boto3.client("athena", endpoint_url=moto)
-    execution = athena.start_query_execution(QueryString=rendered, WorkGroup="primary",
-                                             ResultConfiguration={"OutputLocation": "s3://out/"})
-    assert execution["QueryExecutionId"]
+    # moto's Athena accepts any string (even "SELEKT ;;;"), so the check is sqlglot's strict Trino parser:
+    # the rendered text is one statement, no placeholder left, and each bound value is in it as a literal.
+    tree = sqlglot.parse_one(rendered, read="athena", error_level=sqlglot.ErrorLevel.RAISE)
+    assert not list(tree.find_all(sqlglot.exp.Placeholder))
+    literals = {lit.this for lit in tree.find_all(sqlglot.exp.Literal)}
+    assert {str(v) for v in needed.values()} <= literals, sql_file
 
 
 def test_the_events_ddl_holds_the_contract():

@@ -202,7 +202,7 @@ def test_six_months_of_history_in_two_commands(tmp_path):
     assert sum(d.clean for d in ledgers.values()) == len(sent.records)
     assert sum(d.duplicates for d in ledgers.values()) == sent.redelivered
     assert sum(d.quarantined for d in ledgers.values()) == 0
-    from clickstream_assets.completeness import read_report
+    from clickstream_assets.defs.processed.completeness import read_report
 
     report = read_report(LocalStorage(warehouse=str(pipeline_dir)))
     assert report["gaps"] == [] and report["totals"]["landed"] == len(sent.lines)
@@ -225,7 +225,7 @@ def test_six_months_of_history_in_two_commands(tmp_path):
 
 
 def test_ingest_via_the_stream_delivers_lines_as_live_data_arriving_now(tmp_path):
-    from clickstream_assets.cli import main
+    from clickstream_assets.cli.commands import main
     from tests.support import arrival_of, raw_lines
 
     sent = stranger_events(DAY, 1, 20, seed=9, redelivery_rate=0)

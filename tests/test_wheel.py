@@ -48,7 +48,7 @@ def test_the_wheel_installed_outside_the_repo_runs_the_demo(tmp_path):
     outside.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DAGSTER_HOME", "CLICKSTREAM_START_DATE")}
     env["CLICKSTREAM_HOME"] = str(outside / "warehouse")
-    where = subprocess.run([str(python), "-c", "import clickstream_assets, resources.catalog as c; "
+    where = subprocess.run([str(python), "-c", "import clickstream_assets, resources.sql as c; "
                             "print(clickstream_assets.__file__); print(c.SQL_ROOT)"],
                            cwd=outside, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert all(str(target) in line and str(REPO) not in line for line in where), where

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,23 +34,20 @@ def find_chromium(install: bool = True) -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def build_warehouse(warehouse: Path, start: date = START, days: int = len(DAYS), events_per_day: int = 2_000) -> None:
-    """Days of traffic (three by default) through every asset, on the warehouse's own on-disk Dagster instance."""
+def build_warehouse(warehouse: Path) -> None:
+    """Three days of traffic through every asset, on the warehouse's own on-disk Dagster instance."""
     import dagster as dg
 
+    from clickstream_assets.cli.runs import run_plan
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.models import MODELS
-    from clickstream_assets.orchestrate import materialize
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from resources.profile import build_resources
     from resources.sinks import LocalFirehoseSink
 
-    now = max(datetime(2026, 11, 20, tzinfo=timezone.utc),
-              datetime(start.year, start.month, start.day, tzinfo=timezone.utc) + timedelta(days=days + 2))
-    produce_historical(LocalFirehoseSink(str(warehouse / "raw"), seed=3), start, days, events_per_day, seed=3,
+    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    produce_historical(LocalFirehoseSink(str(warehouse / "raw"), seed=3), START, 3, 2_000, seed=3,
                        mess=Mess(duplicate_rate=0.01, malformed_rate=0.005), now=now)
-    first, last = start.isoformat(), (start + timedelta(days=days - 1)).isoformat()
     home = warehouse / "dagster"  # explicitly here, whatever DAGSTER_HOME this process has
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -58,17 +55,8 @@ def build_warehouse(warehouse: Path, start: date = START, days: int = len(DAYS),
 
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     defs = build_definitions(build_resources("local", warehouse))
-    daily = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
-    daily += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-    steps = [
-        ([["raw", "events"], ["glue", "raw_events"]], f"{first}-00:00", f"{start + timedelta(days=days):%Y-%m-%d}-23:00"),
-        (daily, first, last),
-        ([[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")], None, None),
-        ([["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]], None, None),
-    ]
-    for keys, first, last in steps:
-        outcome = materialize(defs, instance, keys, first, last)
-        assert outcome.success, outcome.error
+    outcomes = run_plan(defs, instance, ("2026-11-02-00:00", "2026-11-05-23:00"), (DAYS[0], DAYS[-1]))
+    assert len(outcomes) == 4 and all(o.success for o in outcomes), [o.error for o in outcomes]
 
 
 def free_port() -> int:

@@ -32,13 +32,36 @@ CLICK_SHARE_AFTER_FIRST = 0.55  # chance a later browse step opens a product, on
 MAX_BROWSE_STEPS = 16
 
 
-def _cum(weights) -> np.ndarray:
+class Guide:
+    """``searchsorted(cum, u, side="right")`` for uniform ``u`` in [0, 1), the same answers ~10x faster for long
+    tables (2,000 Zipf products): ``u`` falls in one of ``K`` equal buckets (K a power of two, so ``u * K`` and the
+    bucket edges are exact); a bucket no cumulative weight falls inside answers by lookup, the few others search."""
+
+    def __init__(self, cum: np.ndarray):
+        self.cum = np.asarray(cum, dtype=np.float64)
+        self.k = 1 << max(10, int(np.ceil(np.log2(len(self.cum) * 16))))
+        edges = np.arange(self.k + 1, dtype=np.float64) / self.k
+        self.low = np.searchsorted(self.cum, edges[:-1], side="right")
+        self.high = np.searchsorted(self.cum, edges[1:], side="left")
+
+    def __len__(self) -> int:
+        return len(self.cum)
+
+    def index(self, u: np.ndarray) -> np.ndarray:
+        bucket = (u * self.k).astype(np.int64)
+        out = self.low[bucket]
+        mixed = np.flatnonzero(out != self.high[bucket])
+        out[mixed] = np.searchsorted(self.cum, u[mixed], side="right")
+        return out
+
+
+def _cum(weights) -> Guide:
     w = np.asarray(weights, dtype=np.float64)
-    return np.cumsum(w) / w.sum()
+    return Guide(np.cumsum(w) / w.sum())
 
 
-def _pick(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
-    return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1)
+def _pick(rng: np.random.Generator, cum: Guide, n: int) -> np.ndarray:
+    return np.minimum(cum.index(rng.random(n)), len(cum) - 1)
 
 
 @dataclass
@@ -102,7 +125,7 @@ class ColumnarSimulator:
             for d in self.devices
         ]
         self._location_cum = _cum(p.location_weights)
-        self._product_cum = np.asarray(p.product_cum_weights) / p.product_cum_weights[-1]
+        self._product_cum = Guide(np.asarray(p.product_cum_weights) / p.product_cum_weights[-1])
         # One price per product, in cents, fixed for the run: log-normal (skewed), ending in .99.
         dear = np.random.default_rng([seed, 0x9A1CE]).lognormal(np.log(b.median_price), b.price_sigma, products)
         self.price_cents = np.maximum(1, np.round(dear)).astype(np.int64) * 100 - 1
@@ -186,7 +209,7 @@ class ColumnarSimulator:
 
     # -- flows ----------------------------------------------------------------------------------------------------
     def _products(self, n: int) -> np.ndarray:
-        return np.searchsorted(self._product_cum, self.rng.random(n), side="right").clip(
+        return self._product_cum.index(self.rng.random(n)).clip(
             0, len(self._product_cum) - 1).astype(np.int32)
 
     def _quantity(self, n: int) -> np.ndarray:

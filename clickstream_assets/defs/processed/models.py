@@ -10,15 +10,15 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from clickstream_assets import automation
-from clickstream_assets.catalog import table_asset
-from clickstream_assets.checks import scan_budget, scan_budget_spec
-from clickstream_assets.freshness import policy
+from clickstream_assets.defs.freshness.checks import policy
+from clickstream_assets.defs.glue.tables import table_asset
+from clickstream_assets.defs.processed.checks import scan_budget, scan_budget_spec
 from clickstream_assets.lineage import derived
 from clickstream_assets.partitions import daily_event
 from clickstream_assets.settings import PipelineSettings
-from resources.catalog import SQL_ROOT
 from resources.engine import Engine, WriteResult
 from resources.metrics import Metrics, attributed, points
+from resources.sql import sql_summary
 from resources.storage import Storage
 
 
@@ -43,8 +43,7 @@ class Model:
 
     @property
     def description(self) -> str:
-        lines = (SQL_ROOT / self.sql_file).read_text().splitlines()
-        return " ".join(line[2:].strip() for line in lines if line.startswith("--"))
+        return sql_summary(self.sql_file)
 
 
 MODELS = [

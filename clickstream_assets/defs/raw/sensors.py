@@ -1,56 +1,21 @@
-"""Sensors: the producer's heartbeat, arrivals on the raw prefix, and declarative automation downstream."""
+"""The arrival sensor: seals arrival hours once closed and builds the event days their records belong to."""
 
 import hashlib
 import json
-import os
-import time
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from clickstream_assets.jobs import producer_job
+from clickstream_assets.defs.plan import EVENT_DAY_KEYS, SEAL_KEYS, range_tags
 from clickstream_assets.ledger import read_manifests, stale_days, unbuilt_days
 from clickstream_assets.partitions import daily_event, hour_key
 from clickstream_assets.sealing import arrival_hour_of, hour_prefix, raw_objects
+from clickstream_assets.settings import PipelineSettings
 from resources.storage import Storage
-
-SEAL_KEYS = [dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])]
-DAY_KEYS = [dg.AssetKey(["processed", "events"]), dg.AssetKey(["processed", "quarantine"]),
-            dg.AssetKey(["glue", "events"]), dg.AssetKey(["glue", "quarantine"])]
-IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-GRACE_MINUTES = int(os.environ.get("CLICKSTREAM_SEAL_GRACE_MINUTES", "10"))  # Firehose flushes up to 5 min late
-# Off by default: sealing the open hour early puts the dashboard minutes behind instead of an hour, but re-reads
-# the hour's raw JSON each time (on Athena the sealing scan is the largest line of the bill).
-LIVE_SEAL_MINUTES = int(os.environ.get("CLICKSTREAM_LIVE_SEAL_MINUTES", "0"))
 
 
 def _digest(*parts: object) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-@dg.sensor(
-    job=producer_job,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    minimum_interval_seconds=10,
-    description="While on, launches the next bounded producer slice whenever none is running: continuous traffic.",
-)
-def producer_sensor(context: dg.SensorEvaluationContext):
-    active = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=producer_job.name, statuses=IN_PROGRESS), limit=1
-    )
-    if active:
-        return dg.SkipReason(f"slice {active[0].run_id[:8]} is still running")
-    # The slice's start time is its identity: run keys and seed offsets never repeat, so neither do event ids.
-    offset = max(int(time.time()), int(context.cursor or 0) + 1)
-    context.update_cursor(str(offset))
-    rate = float(os.environ.get("CLICKSTREAM_PRODUCER_RATE", "20"))
-    seconds = float(os.environ.get("CLICKSTREAM_PRODUCER_SLICE_SECONDS", "60"))
-    return dg.RunRequest(
-        run_key=f"producer-slice-{offset}",
-        run_config={"ops": {"produce_slice": {"config": {"rate": rate, "seconds": seconds, "seed_offset": offset}}}},
-    )
 
 
 def _hours_between(first: str, last: str) -> list[str]:
@@ -64,8 +29,8 @@ def plan_arrivals(
     storage: Storage,
     now: datetime,
     cursor: str | None,
-    grace_minutes: int = GRACE_MINUTES,
-    live_minutes: int = LIVE_SEAL_MINUTES,
+    grace_minutes: int = 10,
+    live_minutes: int = 0,
 ):
     """Run requests for closed hours whose objects differ from their seal, and for days with new or late records.
     With ``live_minutes``, an hour still open is sealed too, at most that often; sealing it again once it closes
@@ -103,9 +68,8 @@ def plan_arrivals(
         keys = [k for h, ks in to_seal if h in block for k in ks]
         requests.append(dg.RunRequest(
             run_key=f"seal:{block[0]}:{block[-1]}:{_digest(keys)}",
-            asset_selection=SEAL_KEYS,
-            tags={ASSET_PARTITION_RANGE_START_TAG: hour_key(block[0]), ASSET_PARTITION_RANGE_END_TAG: hour_key(block[-1]),
-                  "clickstream/reason": "new objects"},
+            asset_selection=list(SEAL_KEYS),
+            tags={**range_tags(hour_key(block[0]), hour_key(block[-1])), "clickstream/reason": "new objects"},
         ))
     # Days follow their sealed hours: built the first time records land for them (so live data reaches the
     # dashboard as each hour closes), rebuilt when an hour sealed after the build adds records.
@@ -118,7 +82,7 @@ def plan_arrivals(
             stamps = sorted((h, manifests[h].sealed_at) for h in hours)
             requests.append(dg.RunRequest(
                 run_key=f"{kind}:{day}:{_digest(stamps)}",
-                asset_selection=DAY_KEYS,
+                asset_selection=list(EVENT_DAY_KEYS),
                 partition_key=day,
                 tags={"clickstream/reason": f"{why} in {len(hours)} sealed hours"},
             ))
@@ -147,21 +111,14 @@ def _contiguous(hours: list[str]) -> list[list[str]]:
 
 @dg.sensor(
     name="arrival_sensor",
-    asset_selection=SEAL_KEYS + DAY_KEYS,
+    asset_selection=list(SEAL_KEYS + EVENT_DAY_KEYS),
     default_status=dg.DefaultSensorStatus.STOPPED,
     minimum_interval_seconds=60,
     description="Seals each arrival hour once it is closed plus a grace period, builds the event days its records "
     "belong to, and rebuilds any day that received late records after it was built.",
 )
-def arrival_sensor(context: dg.SensorEvaluationContext, storage: Storage):
-    requests, cursor = plan_arrivals(storage, datetime.now(timezone.utc), context.cursor)
+def arrival_sensor(context: dg.SensorEvaluationContext, storage: Storage, settings: PipelineSettings):
+    requests, cursor = plan_arrivals(storage, datetime.now(timezone.utc), context.cursor,
+                                     settings.seal_grace_minutes, settings.live_seal_minutes)
     context.update_cursor(cursor)
     return requests or dg.SkipReason("no new objects in closed hours and no late records")
-
-
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Declarative automation: models, catalog tables, datasets and the dashboard follow new data.",
-)

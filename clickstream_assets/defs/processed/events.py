@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from clickstream_assets import checks
-from clickstream_assets.freshness import policy
+from clickstream_assets.defs.freshness.checks import policy
+from clickstream_assets.defs.processed import checks
 from clickstream_assets.ledger import (
     DayLedger,
     hours_holding,

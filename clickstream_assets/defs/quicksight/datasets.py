@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 
 from clickstream_assets import automation
-from clickstream_assets.completeness import read_report
-from clickstream_assets.freshness import policy
+from clickstream_assets.defs.freshness.checks import policy
+from clickstream_assets.defs.processed.completeness import read_report
+from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.lineage import passthrough
-from clickstream_assets.models import MODELS
 from resources.alarms import ALARMS
 from resources.dashboard_spec import DashboardInputs, validate
 from resources.dashboards import Dashboards
@@ -77,7 +77,7 @@ def pipeline_health(storage: Storage, metrics: Metrics | None = None) -> dict:
     description=(
         "The dashboard: KPIs, sessions and conversion, revenue, funnels by device and channel, traffic, "
         "engagement, top products, retention, paths, lifecycle and the pipeline's own health, with date, device "
-        "and channel filters. One definition (clickstream_assets/dashboard.json) drives both twins: locally a "
+        "and channel filters. One definition (clickstream_assets/defs/quicksight/dashboard.json) drives both twins: locally a "
         "self-contained HTML page that embeds the rows it filters; on AWS a QuickSight dashboard over custom-SQL "
         "datasets, which queries Athena itself (so this asset runs no dashboard query there)."
     ),

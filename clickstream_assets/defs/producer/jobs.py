@@ -1,44 +1,16 @@
-"""Jobs: sealing arrival hours, building event days, producing a live slice, checking freshness."""
+"""The producer as a job: one bounded slice of live traffic per run, and the sensor that keeps slices coming."""
 
 import json
+import time
 from datetime import datetime, timezone
 
 import dagster as dg
 
-from clickstream_assets.freshness import freshness_checks
 from clickstream_assets.ledger import record_producer_run
-from clickstream_assets.partitions import daily_event, hourly_arrival
+from clickstream_assets.settings import PipelineSettings
 from resources.delivery import Delivery
 from resources.metrics import Metrics, points
 from resources.storage import Storage
-
-seal_hours_job = dg.define_asset_job(
-    "seal_hours",
-    selection=dg.AssetSelection.assets(["raw", "events"], ["glue", "raw_events"]),
-    partitions_def=hourly_arrival,
-    description="Seal arrival hours and register them in the catalog.",
-)
-
-build_days_job = dg.define_asset_job(
-    "build_days",
-    selection=dg.AssetSelection.assets(["processed", "events"], ["processed", "quarantine"], ["glue", "events"],
-                                       ["glue", "quarantine"]),
-    partitions_def=daily_event,
-    description="Clean events and quarantine for event days (late records included), with their catalog tables.",
-)
-
-freshness_job = dg.define_asset_job(
-    "freshness_checks",
-    selection=dg.AssetSelection.checks(*freshness_checks),
-    description="Measure every key asset's lag, check it against its policy and publish it.",
-    # On ECS every run is a Fargate task, and this one runs every 5 minutes even when no data moves: the smallest
-    # task (0.25 vCPU, 1 GB) instead of the run task definition's size keeps it a small line of the bill.
-    tags={"ecs/cpu": "256", "ecs/memory": "1024"},
-)
-
-freshness_schedule = dg.ScheduleDefinition(
-    job=freshness_job, cron_schedule="*/5 * * * *", default_status=dg.DefaultScheduleStatus.RUNNING
-)
 
 
 class SliceConfig(dg.Config):
@@ -71,3 +43,29 @@ def produce_slice(
 @dg.job(description="One bounded slice of simulated live traffic; the producer sensor launches the next.")
 def producer_job():
     produce_slice()
+
+
+IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+@dg.sensor(
+    job=producer_job,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=10,
+    description="While on, launches the next bounded producer slice whenever none is running: continuous traffic.",
+)
+def producer_sensor(context: dg.SensorEvaluationContext, settings: PipelineSettings):
+    active = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=producer_job.name, statuses=IN_PROGRESS), limit=1
+    )
+    if active:
+        return dg.SkipReason(f"slice {active[0].run_id[:8]} is still running")
+    # The slice's start time is its identity: run keys and seed offsets never repeat, so neither do event ids.
+    offset = max(int(time.time()), int(context.cursor or 0) + 1)
+    context.update_cursor(str(offset))
+    rate, seconds = settings.producer_rate, settings.producer_slice_seconds
+    return dg.RunRequest(
+        run_key=f"producer-slice-{offset}",
+        run_config={"ops": {"produce_slice": {"config": {"rate": rate, "seconds": seconds, "seed_offset": offset}}}},
+    )

@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from clickstream_assets.freshness import policy
-from clickstream_assets.partitions import hour_value, hourly_arrival
+from clickstream_assets.defs.freshness.checks import policy
+from clickstream_assets.partitions import CALENDAR_START, hour_value, hourly_arrival
 from clickstream_assets.sealing import seal_hours
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine
@@ -39,7 +39,7 @@ def raw_events(
     with no objects seals empty and says so.
     """
     hours = [hour_value(k) for k in context.partition_keys]
-    result = seal_hours(storage, engine, hours, settings.calendar_start, log=context.log.info,
+    result = seal_hours(storage, engine, hours, CALENDAR_START, log=context.log.info,
                         max_event_age_days=settings.max_event_age_days)
     # One observation per hour that holds records, for the partition's page in the UI, when a run seals a day or
     # two (live sealing). Each event costs a write to the instance (~10 ms on SQLite), so a backfill over months

@@ -15,8 +15,6 @@ from pathlib import Path
 
 from resources.profile import ensure_dagster_home
 
-SEAL = [["raw", "events"], ["glue", "raw_events"]]
-
 
 def _produce(warehouse: Path, start: date, days: int, events_per_day: int, seed: int, out) -> dict:
     """Produce once per warehouse and parameters: a second demo reuses what is there."""
@@ -56,53 +54,30 @@ def run_demo(
     start, last = today - timedelta(days=days), today - timedelta(days=1)
     _produce(warehouse, start, days, events_per_day, seed, out)
     resources, outcomes = build_range(warehouse, start, last, out)
-    _print_summary(resources, outcomes, warehouse, out)
+    _print_build_summary(resources, outcomes, warehouse, out)
     blocking = [c for o in outcomes for c in o.blocking_failed]
     out(f"\nfinished in {time.perf_counter() - started:.1f} s")
     return 1 if blocking or not all(o.success for o in outcomes) else 0
 
 
 def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], None] = print):
-    """Seal the arrival hours of [start, last] (and the late ones after), then build, rebuild and publish: four
-    runs on the warehouse's Dagster instance, whatever the number of days."""
+    """Seal the arrival hours of [start, last] (and the late ones after), then build, rebuild and publish: the
+    plan's four runs on the warehouse's Dagster instance, whatever the number of days."""
     os.environ["CLICKSTREAM_HOME"] = str(warehouse)
     ensure_dagster_home(warehouse)
     import dagster as dg
 
+    from clickstream_assets.cli.runs import hour_range, run_plan
     from clickstream_assets.definitions import build_definitions
-    from clickstream_assets.models import MODELS
-    from clickstream_assets.orchestrate import hour_range, materialize
     from resources.profile import build_resources
 
     resources = build_resources("local", warehouse)
     defs = build_definitions(resources)
-    instance = dg.DagsterInstance.get()
     hours = hour_range(start, last)
     if hours is None:
         raise ValueError(f"no closed arrival hours from {start} yet")
-    daily = [["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"]]
-    daily += [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-    whole = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
-    whole.append(["processed", "completeness"])
-    publish = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
-    steps = [
-        ("seal arrival hours", SEAL, *hours),
-        ("build event days", daily, start.isoformat(), last.isoformat()),
-        ("rebuild whole tables", whole, None, None),
-        ("publish datasets and dashboard", publish, None, None),
-    ]
-    outcomes = []
-    for name, keys, first, final in steps:
-        if name == "build event days":
-            final = _extend_to_routed_days(resources, start, last, out)
-        step_started = time.perf_counter()
-        outcome = materialize(defs, instance, keys, first, final, name)
-        outcomes.append(outcome)
-        status = "ok" if outcome.success else f"FAILED: {outcome.error}"
-        out(f"{name:<32} {time.perf_counter() - step_started:5.1f} s  {status}")
-        if not outcome.success:
-            break
-    return resources, outcomes
+    days = lambda: (start.isoformat(), _extend_to_routed_days(resources, start, last, out))  # noqa: E731
+    return resources, run_plan(defs, dg.DagsterInstance.get(), hours, days, out)
 
 
 def _extend_to_routed_days(resources: dict, start: date, last: date, out) -> str:
@@ -123,13 +98,13 @@ def run_backfill(warehouse: Path, start: date, last: date, out: Callable[[str], 
     """``clickstream backfill``: the same four runs over days a user already produced or ingested."""
     started = time.perf_counter()
     resources, outcomes = build_range(warehouse, start, last, out)
-    _print_summary(resources, outcomes, warehouse, out)
+    _print_build_summary(resources, outcomes, warehouse, out)
     out(f"\nfinished in {time.perf_counter() - started:.1f} s")
     blocking = [c for o in outcomes for c in o.blocking_failed]
     return 1 if blocking or not all(o.success for o in outcomes) else 0
 
 
-def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
+def _print_build_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
     engine = resources["engine"]
     checks = {k: v for o in outcomes for k, v in o.checks.items()}
     try:
@@ -150,7 +125,7 @@ def _print_summary(resources: dict, outcomes, warehouse: Path, out) -> None:
         for row in top.to_pylist()[:5]:
             out(f"{row['product_id']:<14} {row['purchases']:>10,} {row['views']:>9,}")
     _print_revenue(resources, out)
-    from clickstream_assets.completeness import read_report
+    from clickstream_assets.defs.processed.completeness import read_report
 
     report = read_report(resources["storage"])
     if report:

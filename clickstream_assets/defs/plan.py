@@ -1,0 +1,75 @@
+"""The run plan: four steps take sealed raw objects to the dashboard, one run each, whatever the number of days.
+
+1. seal arrival hours (raw/events and its catalog table), over a range of hours;
+2. build event days: clean events, quarantine and every daily model with their catalog tables, over a range of days;
+3. rebuild the whole (unpartitioned) tables over all days;
+4. publish the datasets and the dashboard.
+
+The demo, ``clickstream backfill``, the tests and the UI's jobs run these steps; the arrival sensor requests steps
+1 and the first part of 2 (declarative automation builds the models after it). Each step is an asset job, so a
+run in the UI shows which step it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from clickstream_assets.defs.processed.models import MODELS
+from clickstream_assets.partitions import daily_event, hourly_arrival
+
+
+def _keys(*paths: list[str]) -> tuple[dg.AssetKey, ...]:
+    return tuple(dg.AssetKey(p) for p in paths)
+
+
+SEAL_KEYS = _keys(["raw", "events"], ["glue", "raw_events"])
+# What the arrival sensor builds for a day its records land in; the models follow by automation.
+EVENT_DAY_KEYS = _keys(["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"])
+MODEL_DAY_KEYS = _keys(*[[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")])
+WHOLE_KEYS = _keys(*[[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")],
+                   ["processed", "completeness"])
+PUBLISH_KEYS = _keys(*[["quicksight", m.name] for m in MODELS], ["quicksight", "dashboard"])
+
+# Dagster's documented run tags for one run over a range of partitions (what a single-run backfill sets).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def range_tags(first: str, last: str | None = None) -> dict[str, str]:
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last or first}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # what the CLI prints
+    job_name: str
+    keys: tuple[dg.AssetKey, ...]
+    partitions_def: dg.PartitionsDefinition | None
+    description: str
+
+    @property
+    def selection(self) -> dg.AssetSelection:
+        return dg.AssetSelection.assets(*self.keys)
+
+    def job(self) -> dg.UnresolvedAssetJobDefinition:
+        return dg.define_asset_job(self.job_name, selection=self.selection, partitions_def=self.partitions_def,
+                                   description=self.description)
+
+
+SEAL = Step("seal arrival hours", "seal_hours", SEAL_KEYS, hourly_arrival,
+            "Seal arrival hours and register them in the catalog.")
+BUILD_DAYS = Step("build event days", "build_days", EVENT_DAY_KEYS + MODEL_DAY_KEYS, daily_event,
+                  "Clean events, quarantine and the daily models for event days (late records included), with "
+                  "their catalog tables.")
+REBUILD_WHOLE = Step("rebuild whole tables", "rebuild_whole_tables", WHOLE_KEYS, None,
+                     "Rebuild the tables over all days (weekly lifecycle and retention, completeness).")
+PUBLISH = Step("publish datasets and dashboard", "publish", PUBLISH_KEYS, None,
+               "Publish every dataset and regenerate the dashboard.")
+PLAN = (SEAL, BUILD_DAYS, REBUILD_WHOLE, PUBLISH)
+
+seal_hours_job = SEAL.job()
+build_days_job = BUILD_DAYS.job()
+rebuild_whole_tables_job = REBUILD_WHOLE.job()
+publish_job = PUBLISH.job()
