@@ -22,8 +22,8 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from clickstream_assets.defs.quicksight.datasets import load_definition
 from clickstream_assets.defs.processed.models import MODELS
+from clickstream_assets.defs.quicksight.datasets import load_definition
 from resources.dashboard_spec import DashboardInputs, DefinitionError, validate
 from resources.html_dashboard import render
 from tests.ui import ROOT, browser, find_chromium
