@@ -181,7 +181,10 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
             batches.append(batch)
             per_object[info.key] = batch.num_rows
             sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
-    return _ChunkLines(pa.Table.from_batches(batches, schema=LINES_SCHEMA), per_object, sanitized)
+    # One contiguous chunk: handed thousands of small batches (a shop's history is many small objects), DuckDB gave
+    # each its own string blocks and ran out of memory sealing 180 days of 2,000 events (36,636 objects).
+    lines = pa.Table.from_batches(batches, schema=LINES_SCHEMA).combine_chunks()
+    return _ChunkLines(lines, per_object, sanitized)
 
 
 def _manifests(
