@@ -144,8 +144,8 @@ def half_year(tmp_path_factory) -> Path:
     produced = subprocess.run([sys.executable, "-c", code, str(source)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
     assert produced.returncode == 0, produced.stderr[-3000:]
-    # Through `clickstream ingest`, as a shop's history would come: one object per hour. Sealing the producer's
-    # ~11,000 small objects (a Firehose flush every few events) at once runs DuckDB out of memory.
+    # Through `clickstream ingest`, as a shop's history would come: one object per hour rather than the producer's
+    # ~11,000 small ones (before e48a541 sealing those at once ran DuckDB out of memory; fewer is faster anyway).
     history = warehouse.parent / "history.jsonl"
     with history.open("wb") as out:
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
