@@ -146,11 +146,12 @@ def models(warehouse: Path, days: int) -> dict:
         for d in day_keys])
     import json as _json
 
-    definition = _json.loads((Path(__file__).parent.parent / "clickstream_assets" / "dashboard.json").read_text())
+    definition = _json.loads((Path(__file__).parent.parent / "clickstream_assets" / "defs" / "quicksight"
+                              / "dashboard.json").read_text())
     dashboard_bytes = 0
-    for section in definition["sections"]:
-        if "query" in section:
-            dashboard_bytes += engine.query(section["query"], {})[1].bytes_scanned
+    for dataset in definition["datasets"]:
+        if set(dataset["tables"]) <= {m.name for m in MODELS}:
+            dashboard_bytes += engine.query(dataset["query"], {})[1].bytes_scanned
     raw_bytes = sum(o.size for o in storage.list("raw", "events/"))
     return {"events": events, "seconds": seconds, "events_per_s": events / seconds, "per_model_seconds": per_model,
             "dashboard_bytes_from_models": dashboard_bytes, "same_questions_from_raw_json_bytes": raw_bytes,

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources.catalog import TableDef
+from resources.dashboard_spec import DashboardInputs
 from resources.files import write_text_durably
 from resources.html_dashboard import render
 
@@ -22,8 +23,8 @@ class Dashboards(dg.ConfigurableResource, ABC):
         """Create or update the dataset over ``table``; returns metadata (id, location)."""
 
     @abstractmethod
-    def publish_dashboard(self, definition: dict, data: dict[str, list[dict]], health: dict) -> dict:
-        """Create or update the dashboard; returns metadata (id or path)."""
+    def publish_dashboard(self, inputs: DashboardInputs) -> dict:
+        """Create or update the dashboard from ``inputs.definition``; returns metadata (id or path)."""
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -51,9 +52,13 @@ class LocalDashboards(Dashboards):
         _write_atomic(path, json.dumps(spec, indent=1))
         return {"dataset_path": str(path), "columns": len(spec["columns"])}
 
-    def publish_dashboard(self, definition: dict, data: dict[str, list[dict]], health: dict) -> dict:
+    def publish_dashboard(self, inputs: DashboardInputs) -> dict:
+        # The page adds up the rows itself (filters, KPIs), so it needs every dataset's rows embedded.
+        data = {d["id"]: inputs.rows(d) for d in inputs.definition["datasets"]}
         generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        html = render(definition, data, health, generated)
+        html = render(inputs.definition, data, inputs.health(), generated)
         path = self.root / "index.html"
         _write_atomic(path, html)
-        return {"dashboard_path": dg.MetadataValue.path(str(path)), "bytes": len(html.encode())}
+        return {"dashboard_path": dg.MetadataValue.path(str(path)), "bytes": len(html.encode()),
+                "rows_embedded": sum(len(r) for r in data.values() if r),
+                "not_built_yet": ", ".join(k for k, r in data.items() if r is None) or "none"}

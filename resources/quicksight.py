@@ -7,49 +7,13 @@ update (real QuickSight raises it; an emulator may accept the second create, whi
 from __future__ import annotations
 
 from resources.catalog import TableDef
+from resources.dashboard_spec import DashboardInputs
 from resources.dashboards import Dashboards
+from resources.quicksight_dashboard import custom_sql, dashboard_definition, dataset_id
 
 QS_TYPES = {"string": "STRING", "bigint": "INTEGER", "int": "INTEGER", "double": "DECIMAL", "boolean": "BOOLEAN",
             "timestamp": "DATETIME", "date": "DATETIME"}
 PREFIX = "clickstream"
-
-
-def _visual(section: dict, dataset: str) -> dict | None:
-    """A QuickSight visual for a section of the repo's dashboard definition."""
-    visual_id = f"{PREFIX}-{section['id']}"
-    title = {"Visibility": "VISIBLE", "FormatText": {"PlainText": section["title"]}}
-    dim = lambda col: {"CategoricalDimensionField": {"FieldId": f"{visual_id}-{col}",  # noqa: E731
-                                                     "Column": {"DataSetIdentifier": dataset, "ColumnName": col}}}
-    measure = lambda col: {"NumericalMeasureField": {  # noqa: E731
-        "FieldId": f"{visual_id}-{col}", "Column": {"DataSetIdentifier": dataset, "ColumnName": col},
-        "AggregationFunction": {"SimpleNumericalAggregation": "SUM"}}}
-    chart = section["chart"]
-    if chart == "funnel":
-        segment = "device_type" if section["id"].endswith("device") else "channel"
-        return {"BarChartVisual": {"VisualId": visual_id, "Title": title, "ChartConfiguration": {
-            "FieldWells": {"BarChartAggregatedFieldWells": {
-                "Category": [dim(segment)],
-                "Values": [measure(c) for c in ("product_view", "add_to_cart", "checkout", "purchase")]}},
-            "Orientation": "HORIZONTAL"}}}
-    if chart == "line":
-        return {"LineChartVisual": {"VisualId": visual_id, "Title": title, "ChartConfiguration": {
-            "FieldWells": {"LineChartAggregatedFieldWells": {
-                "Category": [{"DateDimensionField": {"FieldId": f"{visual_id}-dt", "Column": {
-                    "DataSetIdentifier": dataset, "ColumnName": "dt"}, "DateGranularity": "DAY"}}],
-                "Values": [measure(c) for c in section["y"] if c != "conversion_rate"] or [measure("purchase")]}}}}}
-    if chart == "bars":
-        return {"BarChartVisual": {"VisualId": visual_id, "Title": title, "ChartConfiguration": {
-            "FieldWells": {"BarChartAggregatedFieldWells": {
-                "Category": [dim(section["label"])], "Values": [measure(section["value"])]}}}}}
-    if chart == "heatmap":
-        return {"HeatMapVisual": {"VisualId": visual_id, "Title": title, "ChartConfiguration": {
-            "FieldWells": {"HeatMapAggregatedFieldWells": {
-                "Rows": [dim("cohort_week")], "Columns": [dim("week_offset")],
-                "Values": [measure("retained_users")]}}}}}
-    if chart == "kpis":
-        return {"KPIVisual": {"VisualId": visual_id, "Title": title, "ChartConfiguration": {
-            "FieldWells": {"Values": [measure("sessions")]}}}}
-    return None
 
 
 class QuickSightDashboards(Dashboards):
@@ -106,25 +70,40 @@ class QuickSightDashboards(Dashboards):
         return {"dataset_id": dataset_id, "dataset_arn": self._arn("dataset", dataset_id),
                 "columns": len(table.columns) + len(table.partition_keys)}
 
-    def publish_dashboard(self, definition: dict, data: dict[str, list[dict]], health: dict) -> dict:
+    def publish_custom_dataset(self, dataset: dict) -> str:
+        """A DIRECT_QUERY dataset over the definition dataset's SQL: QuickSight runs it on Athena per visual."""
         qs = self._qs()
-        datasets = sorted({d for s in definition["sections"] for d in s.get("datasets", [])})
-        visuals = [v for s in definition["sections"] if s.get("datasets")
-                   for v in [_visual(s, s["datasets"][0])] if v]
+        sql, columns = custom_sql(dataset, self.database)
         spec = {
-            "AwsAccountId": self.account_id,
-            "DashboardId": f"{PREFIX}-dashboard",
-            "Name": definition["title"],
-            "Definition": {
-                "DataSetIdentifierDeclarations": [
-                    {"Identifier": d, "DataSetArn": self._arn("dataset", f"{PREFIX}-{d}")} for d in datasets
-                ],
-                "Sheets": [{"SheetId": f"{PREFIX}-overview", "Name": "Overview", "Visuals": visuals}],
-            },
+            "AwsAccountId": self.account_id, "DataSetId": dataset_id(dataset),
+            "Name": f"Clickstream dashboard {dataset['id']}", "ImportMode": "DIRECT_QUERY",
+            "PhysicalTableMap": {dataset["id"]: {"CustomSql": {
+                "DataSourceArn": self._arn("datasource", self.ensure_data_source()), "Name": dataset["id"],
+                "SqlQuery": sql, "Columns": columns}}},
         }
+        try:
+            qs.create_data_set(**spec)
+        except qs.exceptions.ResourceExistsException:
+            qs.update_data_set(**spec)
+        return spec["DataSetId"]
+
+    def publish_dashboard(self, inputs: DashboardInputs) -> dict:
+        """Never calls ``inputs.rows``: QuickSight queries Athena itself, so no query runs here for it."""
+        qs = self._qs()
+        definition = inputs.definition
+        available = [d for d in definition["datasets"] if set(d["tables"]) <= inputs.tables]
+        ids = {d["id"]: self.publish_custom_dataset(d) for d in available}
+        body = dashboard_definition(
+            definition, set(ids), lambda d: self._arn("dataset", ids[d]),
+            "the pipeline's health is the CloudWatch dashboard 'clickstream' and its alarms (the ledger and "
+            "freshness metrics the local page shows).")
+        spec = {"AwsAccountId": self.account_id, "DashboardId": f"{PREFIX}-dashboard", "Name": definition["title"],
+                "Definition": body}
         try:
             qs.create_dashboard(**spec)
         except qs.exceptions.ResourceExistsException:
             qs.update_dashboard(**spec)
+        sheet = body["Sheets"][0]
         return {"dashboard_id": spec["DashboardId"], "dashboard_arn": self._arn("dashboard", spec["DashboardId"]),
-                "visuals": len(visuals), "datasets": len(datasets)}
+                "visuals": len(sheet["Visuals"]), "datasets": len(ids), "parameters": len(body["ParameterDeclarations"]),
+                "filter_groups": len(body["FilterGroups"])}

@@ -28,6 +28,7 @@ def main() -> None:
             page.screenshot(path=str(docs / "lineage.png"))
             page = b.new_page(viewport={"width": 1400, "height": 900})
             page.goto((warehouse / "dashboard" / "index.html").as_uri())
+            page.wait_for_selector("body[data-ready=true]", state="attached")
             page.screenshot(path=str(docs / "dashboard.png"), full_page=True)
     print(f"wrote {docs / 'lineage.png'} and {docs / 'dashboard.png'}")
 

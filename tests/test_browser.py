@@ -132,10 +132,13 @@ def test_the_dashboard_renders_every_chart_offline_at_desktop_and_phone_width(ch
     url = (warehouse / "dashboard" / "index.html").as_uri()
     with browser(chromium) as b:
         page, watch = open_page(b, url, "file://", width, height)
-        for section in ("funnel_device", "funnel_channel", "conversion", "products", "engagement", "traffic",
+        page.wait_for_selector("body[data-ready=true]", state="attached")
+        for section in ("conversion", "funnel_device", "funnel_channel", "traffic", "engagement", "products",
                         "retention"):
-            assert page.locator(f"#{section} svg .mark").count() > 0, section
-        assert page.locator("#kpis .kpi").count() == 5 and page.locator("#health tbody tr").count() >= 3
+            assert page.locator(f"#{section} .js-plotly-plot .main-svg").count() > 0, section
+        for section in ("revenue", "paths", "lifecycle"):
+            assert page.locator(f"#{section} .chart.js-plotly-plot .main-svg").count() > 0, section
+        assert page.locator("#kpis .kpi").count() == 6 and page.locator("#health table.recent tbody tr").count() == 3
         # Readable: nothing wider than the screen, text not microscopic.
         assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
         assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 13
@@ -151,12 +154,14 @@ def test_the_numbers_on_the_dashboard_are_the_models_numbers(chromium, warehouse
     top_product, top_purchases = max(purchases.items(), key=lambda kv: (kv[1], kv[0]))
     with browser(chromium) as b:
         page, _ = open_page(b, (warehouse / "dashboard" / "index.html").as_uri(), "file://")
+        page.wait_for_selector("body[data-ready=true]", state="attached")
         shown = page.get_attribute('[data-kpi="sessions"]', "data-value")
         assert int(shown) == sum(r["sessions"] for r in funnel)
         assert page.inner_text('[data-kpi="sessions"] b') == f"{sum(r['sessions'] for r in funnel):,}"
-        bars = page.locator("#products svg .mark")
-        assert int(bars.first.get_attribute("data-value")) == top_purchases
-        mobile = page.locator('#funnel_device .mark[data-series="mobile"][data-step="purchase"]')
-        assert int(mobile.get_attribute("data-value")) == sum(r["purchase"] for r in funnel
-                                                                if r["device_type"] == "mobile")
-        assert top_product in page.inner_text("#products")
+        # What plotly holds is what it draws and what hover shows.
+        bars = page.evaluate("document.querySelector('#products .chart').data[0]")
+        assert bars["x"][-1] == top_purchases  # the longest bar, drawn last (top) in a horizontal bar chart
+        funnel_traces = page.evaluate("document.querySelector('#funnel_device .chart').data")
+        mobile = next(t for t in funnel_traces if t["name"] == "mobile")
+        assert mobile["customdata"][-1] == sum(r["purchase"] for r in funnel if r["device_type"] == "mobile")
+        assert top_product in bars["y"]
