@@ -10,10 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -122,45 +120,18 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def half_year(tmp_path_factory) -> Path:
-    """180 days of traffic through every asset. A separate process: the calendar (the partitions' first day) is
-    fixed when the definitions are imported, and this history starts before the default calendar.
-    ``CLICKSTREAM_TEST_HALF_YEAR=<warehouse>`` reuses one built so (eight minutes here) while iterating."""
+    """180 days of traffic through every step (tests/history_warehouse.py), in a process of its own: the calendar
+    is fixed when the definitions are imported, and this history starts before the default calendar.
+    ``CLICKSTREAM_TEST_HALF_YEAR=<warehouse>`` reuses one built so while iterating."""
     if os.environ.get("CLICKSTREAM_TEST_HALF_YEAR"):
         return Path(os.environ["CLICKSTREAM_TEST_HALF_YEAR"])
     warehouse = tmp_path_factory.mktemp("half-year") / "warehouse"
     warehouse.mkdir()
-    # Dagster's SQLite commits once per event (4,320 hourly partitions): kept in memory where the machine offers
-    # it, which only spares the fixture the fsyncs (as the six-months test does).
-    scratch = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else warehouse
-    dagster_home = Path(tempfile.mkdtemp(dir=scratch, prefix="clickstream-dashboard-"))
     env = {**os.environ, "CLICKSTREAM_START_DATE": START.isoformat(), "CLICKSTREAM_HOME": str(warehouse),
-           "DAGSTER_HOME": str(dagster_home), "PYTHONPATH": str(ROOT)}
-    code = ("import sys; from datetime import date, datetime, timezone; "
-            "from clickstream_assets.producer.runner import produce_historical; "
-            "from resources.sinks import LocalFirehoseSink; "
-            f"produce_historical(LocalFirehoseSink(sys.argv[1], seed=3), date.fromisoformat('{START}'), "
-            f"{DAYS}, 300, seed=3, now=datetime(2026, 11, 20, tzinfo=timezone.utc))")
-    source = warehouse.parent / "produced"
-    produced = subprocess.run([sys.executable, "-c", code, str(source)], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
-    assert produced.returncode == 0, produced.stderr[-3000:]
-    # Through `clickstream ingest`, as a shop's history would come: one object per hour rather than the producer's
-    # ~11,000 small ones (before e48a541 sealing those at once ran DuckDB out of memory; fewer is faster anyway).
-    history = warehouse.parent / "history.jsonl"
-    with history.open("wb") as out:
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            out.write(path.read_bytes())
-    cli = [sys.executable, "-m", "clickstream_assets.cli"]
-    ingested = subprocess.run([*cli, "ingest", str(history), "--warehouse", str(warehouse)], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
-    assert ingested.returncode == 0, ingested.stdout[-3000:] + ingested.stderr[-3000:]
-    # `clickstream backfill` seals the 4,320 hours and builds every model and the dashboard, as a user would.
-    end = START + timedelta(days=DAYS - 1)
-    done = subprocess.run([*cli, "backfill", "--start", START.isoformat(),
-                           "--end", end.isoformat(), "--warehouse", str(warehouse)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=2400)
-    shutil.rmtree(dagster_home, ignore_errors=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+           "DAGSTER_HOME": str(warehouse / "dagster"), "PYTHONPATH": str(ROOT)}
+    built = subprocess.run([sys.executable, "-m", "tests.history_warehouse", str(warehouse), START.isoformat(),
+                            str(DAYS), "300"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     return warehouse
 
 
