@@ -115,15 +115,15 @@ def test_a_shops_own_page_names_drive_the_funnel_sessions_and_flags(tmp_path, mo
 
 
 def test_a_bad_page_pattern_is_refused_before_it_reaches_sql(tmp_path, monkeypatch):
-    from resources.profile import build_resources
+    from clickstream_assets.settings import load_settings
 
     (tmp_path / "pages.json").write_text(json.dumps({"page_classes": {"product": "^(?!cart)"}}))
     monkeypatch.setenv("CLICKSTREAM_PAGES", str(tmp_path / "pages.json"))
     with pytest.raises(ValueError, match="look-arounds"):
-        build_resources("local", tmp_path / "w")
+        load_settings()
     (tmp_path / "pages.json").write_text(json.dumps({"page_classes": {"produkt": "^/p/"}}))
     with pytest.raises(ValueError, match="unknown page classes"):
-        build_resources("local", tmp_path / "w")
+        load_settings()
 
 
 def test_gzip_objects_under_firehoses_bare_prefix_are_read_like_any_other(tmp_path, monkeypatch):
