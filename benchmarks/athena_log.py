@@ -31,7 +31,7 @@ def _aws_twin():
 
     from moto.server import ThreadedMotoServer
 
-    from tests.athena_server import AthenaServer
+    from tests.athena_http import AthenaServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request
 

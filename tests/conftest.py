@@ -55,7 +55,7 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(scope="session")
 def athena_server(moto_server):
-    from tests.athena_server import AthenaServer
+    from tests.athena_http import AthenaServer
 
     with AthenaServer(moto_server) as server:
         yield server
