@@ -6,12 +6,11 @@ from __future__ import annotations
 from functools import cache
 
 import dagster as dg
-import sqlglot
 from sqlglot import exp
 from sqlglot.lineage import lineage
 
 from resources.catalog import load_ddl
-from resources.sql import load_sql
+from resources.sql import parse
 
 _LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed", "raw_events": "s3://raw/events/"}  # lineage needs columns, not places
 
@@ -24,9 +23,8 @@ def _columns(table: str) -> list[str]:
 @cache
 def model_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     """Output column -> [(table read, column)] for ``sql/models/<model>.sql``."""
-    sql = load_sql(f"models/{model}.sql")
     schema = {t: {c: "string" for c in _columns(t)} for t in reads}
-    parsed = sqlglot.parse_one(sql, read="athena")
+    parsed = parse(f"models/{model}.sql")
     found: dict[str, list[tuple[str, str]]] = {}
     for column in _columns(model):
         node = lineage(column, parsed, schema=schema, dialect="athena")

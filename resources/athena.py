@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from resources.catalog import SQL_ROOT, GlueCatalog, TableDef, check_identifier, check_partition_value
+from resources.catalog import GlueCatalog, TableDef, check_identifier, check_partition_value
 from resources.engine import (
     DuckDBEngine,
     Engine,
@@ -33,9 +33,9 @@ from resources.engine import (
     QueryStats,
     WriteResult,
     check_params,
-    load_sql,
     parquet_compression,
 )
+from resources.sql import parse
 from resources.storage import Storage
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -99,12 +99,8 @@ class AthenaEngine(Engine):
         return self._render_tree(sql_file, params, partitions).sql("athena")
 
     def _render_tree(self, sql_file: str, params: Mapping[str, object], partitions=None) -> exp.Expression:
-        tree = sqlglot.parse_one(load_sql(sql_file), read="athena")
-        for node in list(tree.find_all(exp.Table)):
-            # A relation that is handed over in memory locally (raw_lines) is a view over the objects here.
-            if (SQL_ROOT / "views" / f"{node.name}.sql").exists():
-                view = self._render_tree(f"views/{node.name}.sql", params)
-                node.replace(view.subquery(node.alias_or_name))
+        # Views inlined, raw_lines among them: handed over in memory locally, a view over the objects here.
+        tree = parse(sql_file)
         checked = check_params(params)
         for placeholder in list(tree.find_all(exp.Placeholder)):
             if placeholder.name not in checked:

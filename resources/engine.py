@@ -17,11 +17,10 @@ from typing import ClassVar
 
 import dagster as dg
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
-from resources.sql import check_identifier, check_params, check_partition_value, load_sql
+from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
 
 
@@ -181,7 +180,7 @@ class DuckDBEngine(Engine):
         return path
 
     def _prepare(self, con, sql_file, params, partitions, inputs) -> tuple[str, dict, QueryStats]:
-        tree = sqlglot.parse_one(load_sql(sql_file), read="athena")
+        tree = parse(sql_file, handed_over=set(inputs or {}))
         checked = check_params(params)
         for placeholder in list(tree.find_all(exp.Placeholder)):
             if placeholder.name not in checked:

@@ -16,7 +16,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from resources.catalog import load_ddl
 from resources.dashboard_spec import datasets, measures, section_datasets
-from resources.engine import load_sql
+from resources.sql import load_sql
 
 PREFIX = "clickstream"
 SHEET = f"{PREFIX}-overview"

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
 
 # sql/ ships as the package clickstream_sql (pyproject maps it), so a wheel install finds it like a checkout.
 SQL_ROOT = Path(str(importlib.resources.files("clickstream_sql")))
@@ -43,6 +46,16 @@ def load_sql(sql_file: str) -> str:
     if not SQL_FILE.match(sql_file):
         raise ValueError(f"{sql_file!r} is not a file of sql/ like models/sessions.sql")
     return (SQL_ROOT / sql_file).read_text()
+
+
+def parse(sql_file: str, handed_over: Collection[str] = ()) -> exp.Expression:
+    """A SQL file parsed (Athena dialect), each table that ``sql/views/`` defines inlined as a subquery, except
+    the relations handed over in memory (``handed_over``: the lines being sealed, locally)."""
+    tree = sqlglot.parse_one(load_sql(sql_file), read="athena")
+    for node in list(tree.find_all(exp.Table)):
+        if node.name not in handed_over and (SQL_ROOT / "views" / f"{node.name}.sql").exists():
+            node.replace(parse(f"views/{node.name}.sql", handed_over).subquery(node.alias_or_name))
+    return tree
 
 
 def sql_summary(sql_file: str) -> str:

@@ -247,16 +247,6 @@ def test_the_funnel_window_setting_cuts_late_steps(built):
         assert (row["purchase_at"] is not None) == reached and row["checkout_at"] is not None
 
 
-def test_paths_class_pages_exactly_as_sessions_do():
-    from resources.sql import SQL_ROOT
-
-    def classes(name):
-        text = (SQL_ROOT / "models" / f"{name}.sql").read_text()
-        return text[text.index("CASE\n"):text.index("END AS page_class")]
-
-    assert classes("paths_daily") == classes("sessions")
-
-
 # -- definitions on hand-made sessions ---------------------------------------------------------------------------
 
 T0 = datetime(2026, 11, 2, 12, 0, 0)

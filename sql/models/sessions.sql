@@ -10,30 +10,14 @@
 -- Channel rules, first match wins: no referrer -> direct; an email link (utm_medium=email, a mail. host) -> email;
 -- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
 -- a social network -> social; any other site -> referral.
-WITH window_events AS (
-    SELECT
-        *,
-        CASE
-            WHEN regexp_like(page, :confirmation_page_pattern) THEN 'confirmation'
-            WHEN regexp_like(page, :checkout_page_pattern) THEN 'checkout'
-            WHEN regexp_like(page, :cart_page_pattern) THEN 'cart'
-            WHEN regexp_like(page, :product_page_pattern) THEN 'product'
-            WHEN regexp_like(page, :category_page_pattern) THEN 'category'
-            WHEN regexp_like(page, :search_page_pattern) THEN 'search'
-            WHEN regexp_like(page, :home_page_pattern) THEN 'home'
-            ELSE 'other'
-        END AS page_class
-    FROM events
-    WHERE dt BETWEEN date(:first_day) AND date_add('day', 1, date(:last_day))
-),
-session_events AS (
+WITH session_events AS (
     SELECT
         *,
         regexp_like(event_type || ':' || page_class, :product_view_step_pattern) AS is_product_view,
         regexp_like(event_type || ':' || page_class, :add_to_cart_step_pattern) AS is_add_to_cart,
         regexp_like(event_type || ':' || page_class, :checkout_step_pattern) AS is_checkout,
         regexp_like(event_type || ':' || page_class, :purchase_step_pattern) AS is_purchase
-    FROM window_events
+    FROM page_events
 ),
 base AS (
     SELECT
