@@ -84,3 +84,14 @@ def aws(moto, athena, monkeypatch):
     names = aws_names()
     provision(names, "us-east-1", moto, log=lambda _: None)
     return moto, names
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium (installed on first use where apt is at hand), for the UI and dashboard checks."""
+    from tests.ui import find_chromium
+
+    path = find_chromium()
+    if not path:
+        pytest.skip("no Chromium here and it cannot be installed (needs root and Debian's apt)")
+    return path

@@ -9,18 +9,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.ui import DAYS, browser, build_warehouse, dagster_ui, find_chromium, graphql
+from tests.ui import DAYS, browser, build_warehouse, dagster_ui, graphql
 
 CHAIN = ["raw/events", "glue/raw_events", "processed/events", "glue/events", "processed/sessions", "glue/sessions",
          "quicksight/sessions", "quicksight/dashboard"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if not path:
-        pytest.skip("no Chromium here and it cannot be installed (needs root and Debian's apt)")
-    return path
 
 
 @pytest.fixture(scope="module")

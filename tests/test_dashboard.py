@@ -24,7 +24,7 @@ from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.defs.quicksight.datasets import load_definition
 from resources.dashboard_spec import DashboardInputs, DefinitionError, validate
 from resources.html_dashboard import render
-from tests.ui import ROOT, browser, find_chromium
+from tests.ui import ROOT, browser
 
 START, DAYS = date(2026, 5, 1), 180
 KPIS = ["sessions", "conversion_rate", "revenue", "orders", "average_order_value", "cart_abandonment_rate"]
@@ -109,14 +109,6 @@ def assert_kpis_match(page, expected: dict) -> None:
 
 
 # -- fixtures -------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if not path:
-        pytest.skip("no Chromium here and it cannot be installed (needs root and Debian's apt)")
-    return path
-
 
 @pytest.fixture(scope="module")
 def half_year(tmp_path_factory) -> Path:
