@@ -114,8 +114,12 @@ def run_automation(pipeline: Pipeline, cursor=None) -> tuple[list[str], object]:
 
 
 def dashboard_sessions(pipeline: Pipeline) -> int:
+    """The sessions the dashboard page holds: the sum its script adds up for the sessions KPI over all days."""
     html = (pipeline.warehouse / "dashboard" / "index.html").read_text()
-    return int(re.search(r'data-kpi="sessions" data-value="([0-9]+)"', html).group(1))
+    block = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', html, re.S).group(1)
+    funnel = json.loads(block)["data"]["funnel"]
+    column = funnel["columns"].index("sessions")
+    return sum(row[column] for row in funnel["rows"])
 
 
 def parquet_rows(pipeline: Pipeline, table: str, day: str) -> int:
