@@ -42,6 +42,7 @@ def test_every_query_renders_for_athena_with_its_parameters_bound(sql_file, moto
     from resources.athena import AthenaEngine
     from resources.catalog import GlueCatalog
     from resources.engine import DuckDBEngine
+    from resources.sql import parse
     from resources.storage import S3Storage
 
     storage = S3Storage(raw_bucket="raw", processed_bucket="processed", endpoint_url=moto)
@@ -50,8 +51,9 @@ def test_every_query_renders_for_athena_with_its_parameters_bound(sql_file, moto
                           database="db", workgroup="primary", output_location="s3://out/", endpoint_url=moto)
     params = {"first_day": "2026-11-02", "last_day": "2026-11-03", "calendar_start": "2026-11-01",
               "late_arrival_hours": 6, "gap_minutes": 30, "max_event_age_days": 30, **PipelineSettings().page_params()}
-    text = (SQL_ROOT / sql_file).read_text()
-    needed = {k: v for k, v in params.items() if f":{k}" in text}
+    named = {p.name for p in parse(sql_file).find_all(sqlglot.exp.Placeholder)}  # its views' included
+    needed = {k: v for k, v in params.items() if k in named}
+    assert named <= set(needed), f"{sql_file} names parameters this test does not bind: {named - set(needed)}"
     rendered = engine.render(sql_file, needed)
     # moto's Athena accepts any string (even "SELEKT ;;;"), so the check is sqlglot's strict Trino parser:
     # the rendered text is one statement, no placeholder left, and each bound value is in it as a literal.
