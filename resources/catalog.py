@@ -266,7 +266,7 @@ class GlueCatalog(Catalog):
         fmt = "parquet" if "Parquet" in library else "json"  # JSON and whole-line text: Firehose's folders
 
         def cols(items):
-            return [Column(c["Name"], c["Type"], _duckdb_type(c["Type"])) for c in items]
+            return [Column(c["Name"], c["Type"], duckdb_type(c["Type"])) for c in items]
 
         serde_properties = {k: v for k, v in sd["SerdeInfo"].get("Parameters", {}).items()
                             if k != "serialization.format"}
@@ -371,5 +371,6 @@ class GlueCatalog(Catalog):
         return sorted(found)
 
 
-def _duckdb_type(hive_type: str) -> str:
+def duckdb_type(hive_type: str) -> str:
+    """A Glue column type as DuckDB spells it (``string`` is ``VARCHAR``)."""
     return sqlglot.parse_one(f"CAST(x AS {hive_type})", read="hive").to.sql("duckdb")

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
+from resources.catalog import duckdb_type
 from resources.engine import _athena_count_if, referenced_tables
 
 UNLOAD = re.compile(r"^\s*UNLOAD\s*\((?P<query>.*)\)\s*TO\s*'(?P<target>s3://[^']+)'\s*WITH\s*\((?P<options>.*)\)\s*$",
@@ -140,12 +141,12 @@ class AthenaTwin:
         columns = [(c["Name"], c["Type"]) for c in sd["Columns"]] + [(k["Name"], k["Type"]) for k in keys]
         if text:
             columns.append(("$path", "string"))
-        typed = ", ".join(f'CAST("{n}" AS {_duck_type(t)}) AS "{n}"' for n, t in columns)
+        typed = ", ".join(f'CAST("{n}" AS {duckdb_type(t)}) AS "{n}"' for n, t in columns)
         if pieces:
             con.register(f"__{name}", pa.concat_tables(pieces, promote_options="permissive"))
             con.execute(f'CREATE VIEW "{name}" AS SELECT {typed} FROM "__{name}"')
         else:
-            empty = ", ".join(f'CAST(NULL AS {_duck_type(t)}) AS "{n}"' for n, t in columns)
+            empty = ", ".join(f'CAST(NULL AS {duckdb_type(t)}) AS "{n}"' for n, t in columns)
             con.execute(f'CREATE VIEW "{name}" AS SELECT {empty} WHERE false')
         return scanned
 
@@ -257,7 +258,7 @@ def _pruned(values: list[str], column: str, hive_type: str, predicate: exp.Expre
     for node in predicate.find_all(exp.Column):
         node.set("table", None)
     _trino_functions(predicate)
-    sql = (f'SELECT v FROM (SELECT v, CAST(v AS {_duck_type(hive_type)}) AS "{column}" FROM unnest(?) AS t(v)) '
+    sql = (f'SELECT v FROM (SELECT v, CAST(v AS {duckdb_type(hive_type)}) AS "{column}" FROM unnest(?) AS t(v)) '
            f"WHERE {predicate.sql('duckdb')}")
     return {row[0] for row in duckdb.execute(sql, [values]).fetchall()}
 
@@ -293,10 +294,6 @@ def _text_lines(body: bytes, location: str, key: str) -> pa.Table:
 def _split(uri: str) -> tuple[str, str]:
     parsed = urlparse(uri)
     return parsed.netloc, parsed.path.lstrip("/")
-
-
-def _duck_type(hive_type: str) -> str:
-    return sqlglot.parse_one(f"CAST(x AS {hive_type})", read="hive").to.sql("duckdb")
 
 
 def _partition_text(value) -> str:
