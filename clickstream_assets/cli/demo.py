@@ -61,23 +61,23 @@ def run_demo(
 
 
 def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], None] = print):
-    """Seal the arrival hours of [start, last] (and the late ones after), then build, rebuild and publish: the
+    """Seal the arrival days of [start, last] (and the late ones after), then build, rebuild and publish: the
     plan's four runs on the warehouse's Dagster instance, whatever the number of days."""
     os.environ["CLICKSTREAM_HOME"] = str(warehouse)
     ensure_dagster_home(warehouse)
     import dagster as dg
 
-    from clickstream_assets.cli.runs import hour_range, run_plan
+    from clickstream_assets.cli.runs import arrival_range, run_plan
     from clickstream_assets.definitions import build_definitions
     from resources.profile import build_resources
 
     resources = build_resources("local", warehouse)
     defs = build_definitions(resources)
-    hours = hour_range(start, last)
-    if hours is None:
-        raise ValueError(f"no closed arrival hours from {start} yet")
+    arrival_days = arrival_range(start, last)
+    if arrival_days is None:
+        raise ValueError(f"no arrival days from {start} yet")
     days = lambda: (start.isoformat(), _extend_to_routed_days(resources, start, last, out))  # noqa: E731
-    return resources, run_plan(defs, dg.DagsterInstance.get(), hours, days, out)
+    return resources, run_plan(defs, dg.DagsterInstance.get(), arrival_days, days, out)
 
 
 def _extend_to_routed_days(resources: dict, start: date, last: date, out) -> str:
