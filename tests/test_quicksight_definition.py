@@ -108,6 +108,7 @@ def sent(aws, monkeypatch):
 def test_every_request_fits_the_quicksight_service_model(sent):
     _, calls = sent
     assert {name for name, _ in calls} >= {"CreateDataSource", "CreateDataSet", "CreateDashboard"}
+    assert [name for name, _ in calls].count("CreateDataSource") == 1
     for name, params in calls:
         check_request(name, params)
     (dashboard,) = [p for n, p in calls if n == "CreateDashboard"]
