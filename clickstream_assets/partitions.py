@@ -34,8 +34,8 @@ def calendar_start() -> str:
     if explicit:
         return date.fromisoformat(explicit).isoformat()
     try:
-        recorded = json.loads(warehouse_calendar_file().read_text())["start"]
-        return min(date.fromisoformat(recorded).isoformat(), DEFAULT_CALENDAR_START)
+        # As recorded, even after the default: a demo warehouse's calendar starts with its first day, not with holes.
+        return date.fromisoformat(json.loads(warehouse_calendar_file().read_text())["start"]).isoformat()
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULT_CALENDAR_START
 
