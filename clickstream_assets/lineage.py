@@ -40,7 +40,7 @@ def model_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[st
 
 def derived(model: str, reads: list[str]) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(deps_by_column={
-        column: [dg.TableColumnDep(asset_key=dg.AssetKey(["glue", t]), column_name=c) for t, c in sources]
+        column: [dg.TableColumnDep(asset_key=dg.AssetKey(["processed", t]), column_name=c) for t, c in sources]
         for column, sources in model_lineage(model, tuple(reads)).items()
     })
 

@@ -316,6 +316,11 @@ class DuckDBEngine(Engine):
                 size = Path(files[value]).stat().st_size
                 self.storage.put_uri(uri, local_file=files[value])
                 result.partitions[value] = PartitionWrite(counts.get(value, 0), size, uri)
+            # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
+            # switch Glue's. Queries that name no partitions read the ones registered.
+            self.catalog.ensure_table(table)
+            if not whole:
+                self.catalog.add_partitions(target, values)
             stats.rows = sum(counts.values())
         finally:
             con.close()

@@ -15,7 +15,14 @@ import pyarrow.parquet as pq
 
 from clickstream_assets.cli.runs import arrival_range, run_assets
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.defs.plan import EVENT_DAY_KEYS, RANGE_END_TAG, RANGE_START_TAG, SEAL_KEYS
+from clickstream_assets.defs.plan import (
+    EVENT_DAY_KEYS,
+    MODEL_DAY_KEYS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    SEAL_KEYS,
+    WHOLE_KEYS,
+)
 from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.defs.raw.sensors import plan_arrivals
 from clickstream_assets.producer.runner import produce_historical
@@ -27,9 +34,9 @@ from resources.sinks import LocalFirehoseSink
 NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
 SEAL = SEAL_KEYS
 DAYS = EVENT_DAY_KEYS
-# The models by how they are built: daily ones and whole tables (each with its catalog table), and what publishes.
-DAILY = [[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")]
-WHOLE = [[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")]
+# The models by how they are built: daily ones, then whole tables with every catalog table, and what publishes.
+DAILY = [k.path for k in MODEL_DAY_KEYS]
+WHOLE = [k.path for k in WHOLE_KEYS if k.path != ["processed", "completeness"]]
 PUBLISH = [["quicksight", m.name] for m in MODELS] + [["quicksight", "dashboard"]]
 
 

@@ -123,7 +123,7 @@ def test_column_lineage_runs_from_raw_fields_to_dataset_columns(built):
         dg.AssetKey(list(key))).asset_materialization.metadata["dagster/column_lineage"].value
     sessions = latest("processed", "sessions")
     channel = sessions.deps_by_column["channel"]
-    assert [(d.asset_key.to_user_string(), d.column_name) for d in channel] == [("glue/events", "referrer_url")]
+    assert [(d.asset_key.to_user_string(), d.column_name) for d in channel] == [("processed/events", "referrer_url")]
     events = latest("processed", "events")
     assert events.deps_by_column["event_ts"][0].column_name == "timestamp"
     assert events.deps_by_column["event_ts"][0].asset_key == dg.AssetKey(["glue", "raw_events"])

@@ -1,8 +1,8 @@
 """The run plan: four steps take sealed raw objects to the dashboard, one run each, whatever the number of days.
 
 1. seal arrival days (raw/events and its catalog table), over a range of days;
-2. build event days: clean events, quarantine and every daily model with their catalog tables, over a range of days;
-3. rebuild the whole (unpartitioned) tables over all days;
+2. build event days: clean events, quarantine and every daily model, over a range of days;
+3. rebuild the whole (unpartitioned) tables over all days and keep the catalog's table definitions in step;
 4. publish the datasets and the dashboard.
 
 The demo, ``clickstream backfill``, the tests and the UI's jobs run these steps; the arrival sensor requests steps
@@ -26,12 +26,15 @@ def _keys(*paths: list[str]) -> tuple[dg.AssetKey, ...]:
 
 SEAL_KEYS = _keys(["raw", "events"], ["glue", "raw_events"])
 # What the arrival sensor builds for a day its records land in; the models follow by automation.
-EVENT_DAY_KEYS = _keys(["processed", "events"], ["processed", "quarantine"], ["glue", "events"], ["glue", "quarantine"])
-MODEL_DAY_KEYS = _keys(*[[layer, m.name] for m in MODELS if m.partitioned for layer in ("processed", "glue")])
-WHOLE_KEYS = _keys(*[[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")],
+EVENT_DAY_KEYS = _keys(["processed", "events"], ["processed", "quarantine"])
+MODEL_DAY_KEYS = _keys(*[["processed", m.name] for m in MODELS if m.partitioned])
+# Unpartitioned assets run apart from the daily ones: in a run over a range of days, Dagster plans every asset of
+# the run once per day of the range, whole tables included.
+WHOLE_KEYS = _keys(["glue", "events"], ["glue", "quarantine"],
+                   *[["glue", m.name] for m in MODELS if m.partitioned],
+                   *[[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")],
                    ["processed", "completeness"])
 PUBLISH_KEYS = _keys(*[["quicksight", m.name] for m in MODELS], ["quicksight", "dashboard"])
-
 # Dagster's documented run tags for one run over a range of partitions (what a single-run backfill sets).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -61,10 +64,11 @@ class Step:
 SEAL = Step("seal arrival days", "seal_days", SEAL_KEYS, daily_arrival,
             "Seal the arrival hours of arrival days (those whose objects changed) and register them in the catalog.")
 BUILD_DAYS = Step("build event days", "build_days", EVENT_DAY_KEYS + MODEL_DAY_KEYS, daily_event,
-                  "Clean events, quarantine and the daily models for event days (late records included), with "
-                  "their catalog tables.")
+                  "Clean events, quarantine and the daily models for event days (late records included); their "
+                  "partitions are registered in the catalog as they are written.")
 REBUILD_WHOLE = Step("rebuild whole tables", "rebuild_whole_tables", WHOLE_KEYS, None,
-                     "Rebuild the tables over all days (weekly lifecycle and retention, completeness).")
+                     "Rebuild the tables over all days (weekly lifecycle and retention, completeness) and keep the "
+                     "catalog's table definitions in step with sql/ddl/.")
 PUBLISH = Step("publish datasets and dashboard", "publish", PUBLISH_KEYS, None,
                "Publish every dataset and regenerate the dashboard.")
 PLAN = (SEAL, BUILD_DAYS, REBUILD_WHOLE, PUBLISH)

@@ -1,4 +1,9 @@
-"""``glue/…``: one asset per table, defined by its DDL in ``sql/ddl/``; materializing registers partitions."""
+"""``glue/…``: one asset per table, defined by its DDL in ``sql/ddl/``.
+
+A processed table's partitions are registered by the write that makes them (the engine switches or adds them as
+it writes, so a partition is visible once whole), so its catalog asset is the table's definition, not partitioned:
+a half-year backfill would otherwise record every table's every day twice in Dagster's event log. The raw tables
+register the hours their arrival days sealed."""
 
 
 from collections.abc import Sequence
@@ -8,7 +13,7 @@ import dagster as dg
 from clickstream_assets import automation
 from clickstream_assets.ledger import read_manifests
 from clickstream_assets.lineage import passthrough
-from clickstream_assets.partitions import daily_arrival, daily_event
+from clickstream_assets.partitions import daily_arrival
 from resources.catalog import Catalog, load_ddl
 from resources.storage import Storage
 
@@ -51,22 +56,22 @@ def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage
     return dg.MaterializeResult(metadata=metadata)
 
 
-def table_asset(table: str, upstream: list[str], description: str, daily: bool = True) -> dg.AssetsDefinition:
-    """The catalog table of a processed dataset: its DDL, plus a partition per day written (when daily)."""
+def table_asset(table: str, upstream: list[str], description: str, over_days: bool = True) -> dg.AssetsDefinition:
+    """The catalog table of a processed dataset: its DDL, kept in step with ``sql/ddl/`` (its partitions are
+    registered by the writes). ``over_days``: the upstream is daily, so rebuild after any day changes."""
 
     @dg.asset(
         name=table,
         key_prefix=["glue"],
         group_name="glue",
         kinds={"glue"},
-        partitions_def=daily_event if daily else None,
         deps=[dg.AssetDep(upstream)],
-        backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
-        automation_condition=automation.daily() if daily else dg.AutomationCondition.eager(),
+        automation_condition=automation.over_days() if over_days else dg.AutomationCondition.eager(),
         description=description,
     )
-    def _table(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
-        metadata = register(catalog, storage, [table], context.partition_keys if daily else [])
+    def _table(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
+        metadata = register(catalog, storage, [table], [])
+        metadata[f"{table}_partitions"] = len(catalog.partitions(table))
         metadata["dagster/column_lineage"] = passthrough(table, dg.AssetKey(upstream))
         metadata["dagster/column_schema"] = metadata[f"{table}_columns"]
         return dg.MaterializeResult(metadata=metadata)

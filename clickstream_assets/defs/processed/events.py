@@ -25,6 +25,8 @@ from resources.engine import Engine, WriteResult
 from resources.metrics import Metrics, points
 from resources.storage import Storage
 
+OBSERVED_DAYS = 7
+
 
 @dataclass(frozen=True)
 class BuiltDays:
@@ -118,7 +120,9 @@ def clean_events(
         {"RowsClean": d.clean, "RowsDuplicate": d.duplicates, "RowsQuarantined": d.quarantined, "RowsLate": d.late,
          "RecordsTaken": d.taken}, Asset="processed/events", Partition=d.dt)]
     metrics.put(batch + query_points("processed/events", clean, quarantined))
-    for day, ledger in zip(days, ledgers):
+    # Each day's own figures on its partition page when a run builds a few days (the materialization's metadata
+    # covers the run); over months each event would cost a write to the instance, and the ledgers hold them anyway.
+    for day, ledger in zip(days, ledgers) if len(days) <= OBSERVED_DAYS else ():
         context.log_event(
             dg.AssetObservation(
                 asset_key=checks.EVENTS,

@@ -34,7 +34,7 @@ class ModelCheck:
 @dataclass(frozen=True)
 class Model:
     name: str
-    reads: list[str]  # catalog tables the SQL reads (each a glue/… asset upstream)
+    reads: list[str]  # tables the SQL reads (each a processed/… asset upstream, by the same day when daily)
     partitioned: bool = True
     checks: list[ModelCheck] = field(default_factory=list)
 
@@ -127,7 +127,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         group_name="processed",
         kinds={"parquet", "sql"},
         partitions_def=daily_event if model.partitioned else None,
-        deps=[dg.AssetDep(["glue", table]) for table in model.reads],
+        deps=[dg.AssetDep(["processed", table]) for table in model.reads],
         backfill_policy=dg.BackfillPolicy.single_run() if model.partitioned else None,
         check_specs=specs,
         automation_condition=automation.daily() if model.partitioned else automation.over_days(),
@@ -178,7 +178,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
 
 def model_table_asset(model: Model) -> dg.AssetsDefinition:
     return table_asset(model.name, ["processed", model.name], f"Catalog table of processed/{model.name}.",
-                       daily=model.partitioned)
+                       over_days=model.partitioned)
 
 
 model_assets = [model_asset(m) for m in MODELS]
