@@ -221,7 +221,7 @@ class LocalFirehoseSink(Sink):
         try:
             self._directory(directory)
             tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-            size = write_synced(tmp, data)  # the bytes on disk before the rename
+            size = write_synced(tmp, data, drop_cache=True)  # the bytes on disk before the rename
             previous.wait()
             os.replace(tmp, path)
         finally:
