@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from resources.files import sync_directory, write_synced
+from resources.files import StreamWriter, sync_directory
 from resources.firehose_records import FIREHOSE_AGGREGATE_RECORD_BYTES, Billing, RecordPacker, billed
 from resources.ids import uuid4_from
 
@@ -154,6 +154,7 @@ class LocalFirehoseSink(Sink):
         self._renamed = threading.Event()  # set once the last object cut so far is renamed into place (or failed)
         self._renamed.set()
         self._directories: set[str] = set()
+        self._files = StreamWriter()
 
     def send_lines(self, parts: Sequence[bytes | memoryview], lengths: np.ndarray, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -221,7 +222,7 @@ class LocalFirehoseSink(Sink):
         try:
             self._directory(directory)
             tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-            size = write_synced(tmp, data, drop_cache=True)  # the bytes on disk before the rename
+            size = self._files.write(tmp, data)  # the bytes on disk before the rename
             previous.wait()
             os.replace(tmp, path)
         finally:
