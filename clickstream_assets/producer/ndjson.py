@@ -28,6 +28,7 @@ EMAIL_LINK = "https://mail.shop-news.example/c/"
 _EMAIL_QUERY = (b"", b"?utm_medium=email&utm_campaign=")
 _REFERRER_ENDS = (b'"', b"&gclid=", b'-review"')
 _NOTHING = (b"",)
+LINES_PER_ARRAY = 16_384  # ~6.5 MB of lines: a batch's output in pieces, each freed once the sink has written it
 
 
 def _digit_columns(pieces: list[np.ndarray | bytes]) -> np.ndarray:
@@ -207,10 +208,20 @@ class Scratch:
 
 
 def concat_rows(parts: list[Part], n: int, scratch: Scratch | None = None) -> pa.Array:
+    """Row i is the concatenation of every part's row i (see :func:`gather_rows`), as one array."""
+    if len(parts) == 1 and not isinstance(parts[0], (Lookup, Run)):
+        return parts[0]
+    return gather_rows(parts, n, scratch, n)[0]
+
+
+def gather_rows(parts: list[Part], n: int, scratch: Scratch | None, rows_per_array: int) -> list[pa.Array]:
     """Row i is the concatenation of every part's row i. One gather does it: the parts' values go in one array,
-    and taking them in row-major order lays each row's pieces end to end (join kernels are ~10x slower here)."""
+    and taking them in row-major order lays each row's pieces end to end (join kernels are ~10x slower here).
+    The rows come back in arrays of ``rows_per_array``: a smaller array is freed sooner once sent, and a batch
+    never needs its whole output and its gather at once."""
     scratch = scratch or Scratch()
-    arrays, index, size = [], np.empty((n, len(parts)), dtype=np.int64), 0
+    k = len(parts)
+    arrays, index, size = [], np.empty((n, k), dtype=np.int64), 0
     for j, part in enumerate(parts):
         if isinstance(part, Lookup):
             array = scratch.table(part.table)
@@ -220,12 +231,17 @@ def concat_rows(parts: list[Part], n: int, scratch: Scratch | None = None) -> pa
             index[:, j] = np.arange(size, size + n)
         arrays.append(array)
         size += len(array)
-    if len(parts) == 1 and not isinstance(parts[0], (Lookup, Run)):
-        return arrays[0]
-    gathered = pa.concat_arrays(arrays).take(pa.array(index.ravel()))
-    offsets = np.frombuffer(gathered.buffers()[1], dtype=np.int64, count=len(gathered) + 1, offset=gathered.offset * 8)
-    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(np.ascontiguousarray(offsets[::len(parts)])),
-                                                  gathered.buffers()[2]])
+    if not n:
+        return [pa.array([], pa.large_binary())]
+    values, flat, out = pa.concat_arrays(arrays), index.ravel(), []
+    for at in range(0, n, rows_per_array):
+        rows = min(rows_per_array, n - at)
+        gathered = values.take(pa.array(flat[at * k : (at + rows) * k]))
+        offsets = np.frombuffer(gathered.buffers()[1], dtype=np.int64, count=len(gathered) + 1,
+                                offset=gathered.offset * 8)
+        out.append(pa.Array.from_buffers(pa.large_binary(), rows, [None, pa.py_buffer(offsets[::k].copy()),
+                                                                   gathered.buffers()[2]]))
+    return out
 
 
 def layout(fields: list[tuple[str, Part | Fixed]], opening: bool, closing: bool) -> list[Part]:
@@ -382,9 +398,10 @@ class Renderer:
         fields = [(name, make(s)) for name, make in self.session_fields.items()]
         return concat_rows(layout(fields, False, True), len(s.start), self._scratch)
 
-    def lines(self, e: Events, tails: pa.Array) -> pa.Array:
-        """One NDJSON line per event, newline included; ``tails`` are the batch's :meth:`session_tails`."""
+    def lines(self, e: Events, tails: pa.Array) -> list[pa.Array]:
+        """One NDJSON line per event, newline included, in arrays of at most :data:`LINES_PER_ARRAY`; ``tails`` are
+        the batch's :meth:`session_tails`."""
         # event_type's piece carries ',"page":…' too, so no key is written for page.
         fields = [(name, make(e)) for name, make in self.event_fields.items()]
-        return concat_rows([*layout(fields, True, False), self._commerce(e), Lookup(tails, e.session)], len(e),
-                           self._scratch)
+        return gather_rows([*layout(fields, True, False), self._commerce(e), Lookup(tails, e.session)], len(e),
+                           self._scratch, LINES_PER_ARRAY)

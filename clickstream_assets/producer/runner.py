@@ -112,8 +112,11 @@ class Producer:
             arrival = np.concatenate(arrivals)
         slots = self._slots(arrival)
         order = np.argsort(slots, kind="stable")
-        rows = order if keep is None else keep[order]
-        self.pending.append((self.renderer.lines(events.take(rows), tails), slots[order]))
+        rows, slots = order if keep is None else keep[order], slots[order]
+        at = 0
+        for lines in self.renderer.lines(events.take(rows), tails):
+            self.pending.append((lines, slots[at : at + len(lines)]))
+            at += len(lines)
 
     def _slots(self, arrival: np.ndarray) -> np.ndarray:
         if self.cap_ms is not None:
@@ -124,7 +127,7 @@ class Producer:
         rng, counts = self.corrupt_rng, self.sim.counts
         kinds = sorted(counts.malformed)
         broken = []
-        for line in self.renderer.lines(events, tails).to_pylist():
+        for line in (line for lines in self.renderer.lines(events, tails) for line in lines.to_pylist()):
             kind = rng.choice(kinds)
             broken.append(corrupt(line[:-1].decode(), kind, rng).encode() + b"\n")
             counts.malformed[kind] += 1
