@@ -111,7 +111,7 @@ class Producer:
             events = Events(*(np.concatenate([getattr(b, f) for b in batches]) for f in Events.__dataclass_fields__))
             arrival = np.concatenate(arrivals)
         slots = self._slots(arrival)
-        order = np.argsort(slots, kind="stable")
+        order = _stable_order(slots)
         rows, slots = order if keep is None else keep[order], slots[order]
         at = 0
         for lines in self.renderer.lines(events.take(rows), tails):
@@ -140,7 +140,7 @@ class Producer:
         pieces = [(lines, slots, *_line_buffers(lines)) for lines, slots in self.pending]
         due = [slots if before_slot is None else slots[: np.searchsorted(slots, before_slot)]
                for _, slots, _, _ in pieces]
-        release = np.unique(np.concatenate(due)) if due else np.empty(0, dtype=np.int64)
+        release = _distinct(np.concatenate(due)) if due else np.empty(0, dtype=np.int64)
         bounds = [np.searchsorted(slots, release).tolist() + [len(d)] for (_, slots, _, _), d in zip(pieces, due)]
         for k, slot in enumerate(release.tolist()):
             parts, lengths = [], []
@@ -165,6 +165,24 @@ class Producer:
             order = np.argsort(slots, kind="stable")
             rest = [(pa.concat_arrays([lines for lines, _ in rest]).take(pa.array(order)), slots[order])]
         self.pending = rest
+
+
+def _stable_order(slots: np.ndarray) -> np.ndarray:
+    """``argsort(slots, kind="stable")``; slots a batch spans fit 16 bits as offsets from the first, and numpy sorts
+    16-bit keys by radix, in linear time (~4x faster here than the merge sort int64 keys get)."""
+    if len(slots) and int(slots.max()) - int(slots.min()) < 1 << 16:
+        return np.argsort((slots - slots.min()).astype(np.uint16), kind="stable")
+    return np.argsort(slots, kind="stable")
+
+
+def _distinct(slots: np.ndarray) -> np.ndarray:
+    """``np.unique(slots)`` by counting, for the few thousand slots (minutes, seconds) a release spans."""
+    if not len(slots):
+        return slots
+    low = int(slots.min())
+    if int(slots.max()) - low >= 1 << 20:
+        return np.unique(slots)
+    return np.flatnonzero(np.bincount(slots - low)) + low
 
 
 def corrupt(line: str, kind: str, rng: random.Random) -> str:
