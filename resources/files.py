@@ -103,8 +103,10 @@ class StreamWriter:
         if buffer is None or len(buffer) < size:
             if buffer is not None:
                 buffer.close()
-            # Anonymous mmap memory is page-aligned; rounded up to 1 MiB so a slightly larger object reuses it.
-            buffer = self._local.buffer = mmap.mmap(-1, max(1 << 20, -(-size // (1 << 20)) << 20))
+            # Anonymous mmap memory is page-aligned (private: plain memory, not shared memory); rounded up to 1 MiB
+            # so a slightly larger object reuses it.
+            buffer = self._local.buffer = mmap.mmap(-1, max(1 << 20, -(-size // (1 << 20)) << 20),
+                                                    flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         return buffer
 
     def _write_direct(self, path: str, parts: Sequence[bytes | memoryview]) -> int:
