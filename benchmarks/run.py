@@ -119,12 +119,12 @@ def sparse_backfill(days: int = 177, sessions_per_day: int = 45) -> dict:
         out = subprocess.run([*cli, "backfill", "--start", start.isoformat(), "--end", end], env=env, check=True,
                              capture_output=True, text=True, cwd=ROOT).stdout
         finished = time.perf_counter()
-    phases = {m[0]: float(m[1]) for m in re.findall(r"^(seal arrival hours|build event days|rebuild whole tables|"
+    phases = {m[0]: float(m[1]) for m in re.findall(r"^(seal arrival days|build event days|rebuild whole tables|"
                                                      r"publish datasets and dashboard)\s+([0-9.]+) s", out, re.M)}
     hours = (days + 2) * 24
     return {"events": len(sent.lines), "days": days, "ingest_seconds": ingested - began,
             "backfill_seconds": finished - ingested, **{f"{k} s": v for k, v in phases.items()},
-            "seconds_per_arrival_hour_sealed": phases.get("seal arrival hours", 0) / hours,
+            "seconds_per_arrival_hour_sealed": phases.get("seal arrival days", 0) / hours,
             "seconds_per_event_day_built": phases.get("build event days", 0) / days}
 
 

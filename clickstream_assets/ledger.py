@@ -33,6 +33,7 @@ class SealManifest:
     by_day: dict[str, int] = field(default_factory=dict)  # event day -> records routed to it
     reasons: dict[str, int] = field(default_factory=dict)  # reason -> records
     sanitized_objects: int = 0  # objects with bytes that are not UTF-8, escaped before classification
+    sealed_with: str = ""  # fingerprint of the classification (SQL and parameters): a change re-stages the hour
 
     @property
     def empty(self) -> bool:
@@ -71,8 +72,12 @@ def _read_all(storage: Storage, prefix: str) -> list[dict]:
     return [json.loads(storage.read_bytes("processed", o.key)) for o in storage.list("processed", prefix)]
 
 
-def read_manifests(storage: Storage) -> dict[str, SealManifest]:
-    return {d["arrival_hour"]: SealManifest(**d) for d in _read_all(storage, MANIFESTS)}
+def read_manifests(storage: Storage, days: list[str] | None = None) -> dict[str, SealManifest]:
+    """The seal manifests of every arrival hour, or only of the hours of arrival ``days`` (one listing either way;
+    only the wanted ones are read)."""
+    wanted = tuple(f"{MANIFESTS}/{check_partition_value(d)}-" for d in days) if days is not None else (MANIFESTS,)
+    keys = [o.key for o in storage.list("processed", MANIFESTS) if o.key.startswith(wanted)]
+    return {d["arrival_hour"]: SealManifest(**d) for d in (json.loads(storage.read_bytes("processed", k)) for k in keys)}
 
 
 def hours_holding(manifests: dict[str, SealManifest], days: list[str]) -> list[str]:

@@ -1,4 +1,6 @@
-"""Sealing arrival hours: take exactly the objects an hour holds, classify every line once, write the manifest.
+"""Sealing arrival days, hour by hour: take exactly the objects an hour holds, classify every line once, write the
+hour's manifest. A day sealed again re-stages only the hours whose objects (or classification) changed since their
+manifest; hours that never held an object cost one listing entry, nothing more.
 
 Locally, lines are split by pyarrow (exact newline semantics, line numbers for free, no CSV quoting rules), then
 ``sql/transform/stage_raw.sql`` classifies them; hours are processed in chunks of bounded raw bytes so memory
@@ -9,20 +11,24 @@ the ``raw_text`` table (``sql/views/raw_lines.sql`` shapes its rows as the SQL e
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
+import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clickstream_assets.ledger import SealManifest, now_iso, write_manifest
+from clickstream_assets.ledger import SealManifest, now_iso, read_manifests, write_manifest
+from clickstream_assets.partitions import hours_of_day
 from resources.catalog import check_partition_value
 from resources.engine import Engine, QueryStats, WriteResult
+from resources.sql import load_sql
 from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 128 * 1024 * 1024
@@ -144,6 +150,7 @@ class SealResult:
     manifests: list[SealManifest]
     stats: QueryStats
     staged_bytes: int
+    unchanged: list[str] = field(default_factory=list)  # hours whose seal already matched their objects
 
     def add(self, manifests: list[SealManifest], written: WriteResult) -> None:
         self.manifests.extend(manifests)
@@ -194,6 +201,7 @@ def _manifests(
     chunk: list[str],
     records_per_object: dict[str, int],
     sanitized_per_hour: dict[str, int],
+    fingerprint: str,
 ) -> list[SealManifest]:
     """Write the manifests of a staged chunk of hours, after checking every line was staged."""
     counts, _ = engine.query("transform/hour_counts.sql", {}, partitions={"staged_events": chunk})
@@ -209,6 +217,7 @@ def _manifests(
             records=sum(o["records"] for o in objects),
             bytes=sum(o["bytes"] for o in objects),
             sanitized_objects=sanitized_per_hour.get(hour, 0),
+            sealed_with=fingerprint,
         )
     for row in counts.to_pylist():
         manifest = by_hour[row["arrival_hour"]]
@@ -225,7 +234,7 @@ def _manifests(
     return list(by_hour.values())
 
 
-def _seal_in_memory(storage, engine, listing, chunks, stage_params, result, log) -> None:
+def _seal_in_memory(storage, engine, listing, chunks, stage_params, fingerprint, result, log) -> None:
     """Read and split the next chunk while the engine classifies this one: the engine releases the GIL, so the
     two overlap, and at most two chunks of lines are held at once."""
     with ThreadPoolExecutor(max_workers=1) as reader:
@@ -236,13 +245,14 @@ def _seal_in_memory(storage, engine, listing, chunks, stage_params, result, log)
                 upcoming = reader.submit(_read_chunk, storage, listing, chunks[index + 1])
             written = engine.materialize("transform/stage_raw.sql", stage_params, target="staged_events",
                                          partition_values=chunk, inputs={"raw_lines": read.lines})
-            manifests = _manifests(storage, engine, listing, chunk, read.records_per_object, read.sanitized_per_hour)
+            manifests = _manifests(storage, engine, listing, chunk, read.records_per_object, read.sanitized_per_hour,
+                                   fingerprint)
             del read
             result.add(manifests, written)
             log(f"sealed {len(chunk)} hours: {sum(m.records for m in manifests):,} records")
 
 
-def _seal_in_place(storage, engine, hours, stage_params, result, log) -> None:
+def _seal_in_place(storage, engine, hours, stage_params, fingerprint, result, log) -> None:
     """Athena reads the hours' objects where they lie (``raw_text``) and classifies them with the same SQL; the
     Dagster process downloads no raw data. One statement per 100 hours (Athena's partitions per UNLOAD)."""
     for start in range(0, len(hours), 100):
@@ -259,9 +269,41 @@ def _seal_in_place(storage, engine, hours, stage_params, result, log) -> None:
         unread = [o.key for h in chunk for o in listing[h] if o.size and not records.get(o.key)]
         if unread:
             raise RuntimeError(f"{len(unread)} raw objects hold bytes but staged no line, e.g. {unread[0]}")
-        manifests = _manifests(storage, engine, listing, chunk, records, {})
+        manifests = _manifests(storage, engine, listing, chunk, records, {}, fingerprint)
         result.add(manifests, written)
         log(f"sealed {len(chunk)} hours on {written.stats.engine}: {sum(m.records for m in manifests):,} records")
+
+
+def seal_fingerprint(stage_params: dict) -> str:
+    """What a line's verdict depends on besides its bytes: the classification SQL and its parameters."""
+    text = load_sql("transform/stage_raw.sql") + json.dumps(stage_params, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _still_sealed(manifest: SealManifest | None, objects: list[ObjectInfo], fingerprint: str) -> bool:
+    return (manifest is not None and manifest.sealed_with == fingerprint
+            and {(o["key"], o["bytes"]) for o in manifest.objects} == {(o.key, o.size) for o in objects})
+
+
+def seal_days(
+    storage: Storage,
+    engine: Engine,
+    days: list[str],
+    calendar_start: str,
+    log: Callable[[str], None] = lambda _: None,
+    max_event_age_days: int = 30,
+) -> SealResult:
+    """Seal the arrival hours of ``days`` that need it: hours whose objects differ from their manifest (new, grown,
+    removed) or were classified by other rules. The others keep their seal; each day's folder is listed once."""
+    stage_params = {"calendar_start": calendar_start, "max_event_age_days": max_event_age_days}
+    fingerprint = seal_fingerprint(stage_params)
+    listing = list_hours(storage, [h for d in days for h in hours_of_day(d)])
+    sealed = read_manifests(storage, days)
+    due = {h: objects for h, objects in listing.items()
+           if (objects or h in sealed) and not _still_sealed(sealed.get(h), objects, fingerprint)}
+    result = SealResult([], QueryStats(engine=""), 0, sorted(h for h in sealed if h not in due))
+    _seal(storage, engine, due, stage_params, fingerprint, result, log)
+    return result
 
 
 def seal_hours(
@@ -272,12 +314,16 @@ def seal_hours(
     log: Callable[[str], None] = lambda _: None,
     max_event_age_days: int = 30,
 ) -> SealResult:
-    """Seal each arrival hour: stage its lines (replacing any earlier staging whole) and write its manifest."""
+    """Seal exactly ``hours``, whatever their manifests say: stage their lines (replacing any earlier staging
+    whole) and write their manifests; an hour without objects seals empty."""
     stage_params = {"calendar_start": calendar_start, "max_event_age_days": max_event_age_days}
     result = SealResult([], QueryStats(engine=""), 0)
-    if engine.seals_in_place:
-        _seal_in_place(storage, engine, sorted(set(hours)), stage_params, result, log)
-    else:
-        listing = list_hours(storage, hours)
-        _seal_in_memory(storage, engine, listing, list(_chunks(listing)), stage_params, result, log)
+    _seal(storage, engine, list_hours(storage, hours), stage_params, seal_fingerprint(stage_params), result, log)
     return result
+
+
+def _seal(storage, engine, listing: dict[str, list[ObjectInfo]], stage_params, fingerprint, result, log) -> None:
+    if engine.seals_in_place:
+        _seal_in_place(storage, engine, sorted(listing), stage_params, fingerprint, result, log)
+    else:
+        _seal_in_memory(storage, engine, listing, list(_chunks(listing)), stage_params, fingerprint, result, log)

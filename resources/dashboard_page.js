@@ -22,7 +22,7 @@
   const iso = (t) => new Date(t).toISOString().slice(0, 10);
   const monday = (s) => { const t = toDay(s); return iso(t - ((new Date(t).getUTCDay() + 6) % 7) * DAY); };
   const dailyDates = [];
-  Object.values(datasets).forEach((d) => { if (d.date === "dt") d.rows.forEach((r) => dailyDates.push(r.dt)); });
+  Object.values(datasets).forEach((d) => { if (d.grain === "day") d.rows.forEach((r) => dailyDates.push(r[d.date])); });
   dailyDates.sort();
   const first = dailyDates[0], last = dailyDates[dailyDates.length - 1];
 
@@ -46,7 +46,7 @@
   function inRange(d, value, s) {
     if (!value || !s.from || !s.to) return false;
     // Weekly datasets (cohorts, lifecycle) keep a week when it overlaps the dates.
-    const low = d.date === "dt" ? s.from : monday(s.from);
+    const low = d.grain === "day" ? s.from : monday(s.from);
     return value >= low && value <= s.to;
   }
   function filtered(id, s) {

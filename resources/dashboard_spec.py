@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 FILTER_KINDS = {"date_range", "choice"}
 DATASET_KINDS = {"query"}
+GRAINS = {"day", "week"}  # what one value of a dataset's date column stands for
 MEASURE_KINDS = {"sum", "ratio"}
 FORMATS = {"count", "percent", "money", "decimal"}
 SECTION_KINDS = {"kpis", "timeseries", "funnel", "breakdown", "top", "cohorts", "sankey", "stacked", "health"}
@@ -43,6 +44,8 @@ def validate(definition: dict) -> dict:
     for d in datasets.values():
         if d["kind"] not in DATASET_KINDS:
             raise DefinitionError(f"dataset {d['id']}: unknown kind {d['kind']!r}")
+        if d.get("grain") not in GRAINS:
+            raise DefinitionError(f"dataset {d['id']}: grain must be one of {sorted(GRAINS)}, not {d.get('grain')!r}")
     for m in measures.values():
         if m["kind"] not in MEASURE_KINDS or m["format"] not in FORMATS:
             raise DefinitionError(f"measure {m['id']}: unknown kind or format")

@@ -70,7 +70,7 @@ class QuickSightDashboards(Dashboards):
         return {"dataset_id": dataset_id, "dataset_arn": self._arn("dataset", dataset_id),
                 "columns": len(table.columns) + len(table.partition_keys)}
 
-    def publish_custom_dataset(self, dataset: dict) -> str:
+    def publish_custom_dataset(self, dataset: dict, source: str) -> str:
         """A DIRECT_QUERY dataset over the definition dataset's SQL: QuickSight runs it on Athena per visual."""
         qs = self._qs()
         sql, columns = custom_sql(dataset, self.database)
@@ -78,7 +78,7 @@ class QuickSightDashboards(Dashboards):
             "AwsAccountId": self.account_id, "DataSetId": dataset_id(dataset),
             "Name": f"Clickstream dashboard {dataset['id']}", "ImportMode": "DIRECT_QUERY",
             "PhysicalTableMap": {dataset["id"]: {"CustomSql": {
-                "DataSourceArn": self._arn("datasource", self.ensure_data_source()), "Name": dataset["id"],
+                "DataSourceArn": self._arn("datasource", source), "Name": dataset["id"],
                 "SqlQuery": sql, "Columns": columns}}},
         }
         try:
@@ -92,7 +92,8 @@ class QuickSightDashboards(Dashboards):
         qs = self._qs()
         definition = inputs.definition
         available = [d for d in definition["datasets"] if set(d["tables"]) <= inputs.tables]
-        ids = {d["id"]: self.publish_custom_dataset(d) for d in available}
+        source = self.ensure_data_source()  # once, not once per dataset
+        ids = {d["id"]: self.publish_custom_dataset(d, source) for d in available}
         body = dashboard_definition(
             definition, set(ids), lambda d: self._arn("dataset", ids[d]),
             "the pipeline's health is the CloudWatch dashboard 'clickstream' and its alarms (the ledger and "

@@ -2,12 +2,16 @@
 
 Each definition dataset becomes a DIRECT_QUERY dataset whose SQL is the same file the local page runs (Athena
 dialect already; table names qualified with the Glue database), so both twins add up the same rows. Each measure
-is a sum of a column, or a ratio of two sums as a calculated field (never an average of ratios). Each section
-kind maps to one QuickSight visual type, in the definition's order; the filters become parameters (From, To,
-Device, Channel) with sheet controls, and filter groups scoped to exactly the visuals whose dataset has the column.
+is a sum of a column, or a ratio of two sums as a calculated field of the analysis (never an average of ratios),
+formatted as the page formats it. Each section kind maps to one QuickSight visual type, in the definition's order;
+the filters become parameters (From, To, Device, Channel) with sheet controls, and filter groups: the dates reach
+every visual (at the dataset's grain, so a week overlapping the dates stays, as on the page), a choice reaches
+exactly the visuals whose dataset has its column and the others say so in their subtitle, as the page's note does.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import sqlglot
 from sqlglot import exp
@@ -24,6 +28,10 @@ QS_TYPES = {"VARCHAR": "STRING", "CHAR": "STRING", "TEXT": "STRING", "BIGINT": "
             "DOUBLE": "DECIMAL", "DECIMAL": "DECIMAL", "FLOAT": "DECIMAL", "BOOLEAN": "BOOLEAN",
             "DATE": "DATETIME", "TIMESTAMP": "DATETIME"}
 PARAMETERS = {"date_range": ("From", "To")}
+# The page opens on all the dates: From before any data, To today (a rolling date, so it never goes stale).
+DATE_DEFAULTS = ({"StaticValues": [datetime(2000, 1, 1, tzinfo=timezone.utc)]},
+                 {"RollingDate": {"Expression": "truncDate('DD', now())"}})
+GRAINS = {"day": "DAY", "week": "WEEK"}
 FORMATS = {"percent": {"PercentageDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {
     "DecimalPlaces": 1}}}, "money": {"NumberDisplayFormatConfiguration": {"DecimalPlacesConfiguration": {
         "DecimalPlaces": 2}}}}
@@ -52,6 +60,10 @@ def _column(ds: str, name: str) -> dict:
     return {"DataSetIdentifier": ds, "ColumnName": name}
 
 
+def _format(kind: str) -> dict:
+    return {"FormatConfiguration": {"FormatConfiguration": FORMATS[kind]}} if kind in FORMATS else {}
+
+
 class _Visuals:
     """Builds visuals for one definition, collecting the calculated fields they need."""
 
@@ -59,15 +71,20 @@ class _Visuals:
         self.definition = definition
         self.measures = measures(definition)
         self.datasets = datasets(definition)
+        self.calculated: dict[tuple[str, str], str] = {}  # (dataset, name) -> expression, for CalculatedFields
+
+    def ratio(self, fid: str, ds: str, name: str, numerator: str, denominator: str, fmt: str) -> dict:
+        """A ratio of sums as a named calculated field (aggregated, so it is not summed again), formatted."""
+        self.calculated[(ds, name)] = f"sum({{{numerator}}}) / sum({{{denominator}}})"
+        return {"NumericalMeasureField": {"FieldId": fid, "Column": _column(ds, name), **_format(fmt)}}
 
     def measure(self, fid: str, measure_id: str) -> dict:
         m = self.measures[measure_id]
-        fmt = {"FormatConfiguration": {"FormatConfiguration": FORMATS[m["format"]]}} if m["format"] in FORMATS else {}
         if m["kind"] == "sum":
             return {"NumericalMeasureField": {"FieldId": fid, "Column": _column(m["dataset"], m["column"]),
-                                              "AggregationFunction": {"SimpleNumericalAggregation": "SUM"}, **fmt}}
-        return {"CalculatedMeasureField": {
-            "FieldId": fid, "Expression": f"sum({{{m['numerator']}}}) / sum({{{m['denominator']}}})"}}
+                                              "AggregationFunction": {"SimpleNumericalAggregation": "SUM"},
+                                              **_format(m["format"])}}
+        return self.ratio(fid, m["dataset"], m["id"], m["numerator"], m["denominator"], m["format"])
 
     @staticmethod
     def dim(fid: str, ds: str, col: str, date: str | None = None) -> dict:
@@ -123,9 +140,8 @@ class _Visuals:
                 "FieldWells": {"HeatMapAggregatedFieldWells": {
                     "Rows": [self.dim(f"{vid}-cohort", ds, section["cohort"])],
                     "Columns": [self.dim(f"{vid}-offset", ds, section["offset"])],
-                    "Values": [{"CalculatedMeasureField": {
-                        "FieldId": f"{vid}-rate",
-                        "Expression": f"sum({{{section['value']}}}) / sum({{{section['size']}}})"}}]}},
+                    "Values": [self.ratio(f"{vid}-rate", ds, f"{section['id']}_share", section["value"],
+                                          section["size"], "percent")]}},
                 "SortConfiguration": {"HeatMapRowItemsLimitConfiguration": {
                     "ItemsLimit": section["cohorts"], "OtherCategories": "EXCLUDE"},
                     "HeatMapRowSort": [{"FieldSort": {"FieldId": f"{vid}-cohort", "Direction": "DESC"}}]}}}}]
@@ -190,8 +206,9 @@ def dashboard_definition(definition: dict, available: set[str], dataset_arn, hea
     for f in definition["filters"]:
         if f["kind"] == "date_range":
             names = PARAMETERS["date_range"]
-            for name in names:
-                params.append({"DateTimeParameterDeclaration": {"Name": name, "TimeGranularity": "DAY"}})
+            for name, default in zip(names, DATE_DEFAULTS):
+                params.append({"DateTimeParameterDeclaration": {"Name": name, "TimeGranularity": "DAY",
+                                                                "DefaultValues": default}})
                 controls.append({"DateTimePicker": {"ParameterControlId": f"{PREFIX}-{name.lower()}",
                                                     "Title": name, "SourceParameterName": name}})
             for ds in used:
@@ -200,7 +217,7 @@ def dashboard_definition(definition: dict, available: set[str], dataset_arn, hea
                     "FilterId": f"{PREFIX}-{f['id']}-{ds}", "Column": _column(ds, column),
                     "RangeMinimumValue": {"Parameter": names[0]}, "RangeMaximumValue": {"Parameter": names[1]},
                     "IncludeMinimum": True, "IncludeMaximum": True, "NullOption": "NON_NULLS_ONLY",
-                    "TimeGranularity": "DAY"}}))
+                    "TimeGranularity": GRAINS[builder.datasets[ds]["grain"]]}}))
             continue
         name = f["label"]
         params.append({"StringParameterDeclaration": {"ParameterValueType": "SINGLE_VALUED", "Name": name,
@@ -217,13 +234,27 @@ def dashboard_definition(definition: dict, available: set[str], dataset_arn, hea
                 "Configuration": {"CustomFilterConfiguration": {
                     "MatchOperator": "EQUALS", "ParameterName": name, "NullOption": "NON_NULLS_ONLY",
                     "SelectAllOptions": "FILTER_ALL_VALUES"}}}}))
+    _note_unfiltered(visuals, definition, builder)
     return {
         "DataSetIdentifierDeclarations": [{"Identifier": d, "DataSetArn": dataset_arn(d)} for d in used],
+        "CalculatedFields": [{"DataSetIdentifier": ds, "Name": name, "Expression": expression}
+                             for (ds, name), expression in sorted(builder.calculated.items()) if ds in used],
         "ParameterDeclarations": params,
         "FilterGroups": groups,
         "Sheets": [{"SheetId": SHEET, "Name": definition["title"], "Visuals": visuals,
                     "ParameterControls": controls, "TextBoxes": boxes}],
     }
+
+
+def _note_unfiltered(visuals: list[dict], definition: dict, builder: _Visuals) -> None:
+    """A visual over a dataset without a choice filter's column says that filter does not apply to it."""
+    for visual in visuals:
+        dimensions = builder.datasets[_visual_dataset(visual)]["dimensions"]
+        ignored = [f["label"].lower() for f in definition["filters"]
+                   if f["kind"] == "choice" and f["column"] not in dimensions]
+        if ignored:
+            next(iter(visual.values()))["Subtitle"] = {"Visibility": "VISIBLE", "FormatText": {
+                "PlainText": f"Not split by {' or '.join(ignored)}: that filter does not apply here."}}
 
 
 def _group(gid: str, visual_ids: list[str], flt: dict) -> dict:

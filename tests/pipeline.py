@@ -13,12 +13,11 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.parquet as pq
 
-from clickstream_assets.cli.runs import hour_range, run_assets
+from clickstream_assets.cli.runs import arrival_range, run_assets
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.plan import EVENT_DAY_KEYS, RANGE_END_TAG, RANGE_START_TAG, SEAL_KEYS
 from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.defs.raw.sensors import plan_arrivals
-from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
 from clickstream_assets.settings import load_settings
@@ -46,11 +45,13 @@ class Pipeline:
         return produce_historical(sink, start, days, events_per_day, seed=seed, mess=mess, now=NOW)
 
     def seal(self, first: date, last: date):
-        first_hour, last_hour = hour_range(first, last, now=NOW)
-        return run_assets(self.defs, self.instance, SEAL, first_hour, last_hour, "seal")
+        """Seal the arrival days of [first, last] and the two after, as ``clickstream backfill`` does."""
+        first_day, last_day = arrival_range(first, last, now=NOW)
+        return run_assets(self.defs, self.instance, SEAL, first_day, last_day, "seal")
 
-    def seal_hours(self, first: datetime, last: datetime):
-        return run_assets(self.defs, self.instance, SEAL, hour_partition(first), hour_partition(last), "seal")
+    def seal_days(self, first: date, last: date | None = None):
+        """Seal exactly the arrival days [first, last] (their hours whose objects changed)."""
+        return run_assets(self.defs, self.instance, SEAL, first.isoformat(), (last or first).isoformat(), "seal")
 
     def build(self, first: str, last: str | None = None, keys=DAYS):
         return run_assets(self.defs, self.instance, keys, first, last or first, "days")
@@ -70,6 +71,23 @@ def land(warehouse, at: datetime, n: int = 3) -> None:
     event = {"event_id": "00000000-0000-4000-8000-000000000000", "schema_version": 1}
     sink.send([json.dumps({**event, "n": i}) for i in range(n)], now=at.timestamp())
     sink.flush()
+
+
+def hold_back(warehouse: Path, since: datetime):
+    """Take the raw objects that arrived at or after ``since`` out of the raw area, as if they had not arrived yet;
+    returns the function that delivers them (moves them back, keys unchanged)."""
+    held = warehouse / "held"
+    later = [p for p in raw_objects(warehouse) if arrival_of(p.name) >= since.replace(tzinfo=timezone.utc)]
+    for path in later:
+        target = held / path.relative_to(warehouse)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+
+    def deliver() -> None:
+        for path in later:
+            (held / path.relative_to(warehouse)).rename(path)
+
+    return deliver
 
 
 def digests(warehouse: Path, table: str) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""`make screenshots`: the lineage in the Dagster UI and the local dashboard, as PNGs under docs/."""
+"""`make screenshots`: the Dagster UI and the local dashboard right after `make demo`, as PNGs under docs/.
+
+The demo runs as `make demo` does (its own process, a fresh warehouse, the default week), the state is checked
+green through the Dagster instance first (tests/demo_state.py), then `dagster dev` serves that warehouse as
+`make ui` would and headless Chromium takes the pictures.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.ui import ROOT, browser, build_warehouse, dagster_ui, find_chromium
+from tests.demo_state import not_green, run_demo
+from tests.ui import ROOT, browser, dagster_ui, find_chromium
 
 
 def main() -> None:
@@ -17,8 +23,12 @@ def main() -> None:
     docs.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         warehouse = Path(tmp) / "warehouse"
-        warehouse.mkdir()
-        build_warehouse(warehouse)
+        demo = run_demo(warehouse)
+        if demo.returncode:
+            raise SystemExit(f"make demo failed:\n{demo.stdout[-2000:]}{demo.stderr[-2000:]}")
+        state = not_green(warehouse)
+        if any(state.values()):
+            raise SystemExit(f"the UI after the demo is not green: {state}")
         with dagster_ui(warehouse) as url, browser(chromium) as b:
             page = b.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{url}/assets/quicksight/dashboard?view=lineage&lineageScope=upstream&lineageDepth=12")
@@ -26,11 +36,17 @@ def main() -> None:
             page.wait_for_load_state("networkidle")
             time.sleep(2)
             page.screenshot(path=str(docs / "lineage.png"))
+            page = b.new_page(viewport={"width": 1400, "height": 700})
+            page.goto(f"{url}/assets/raw/events?view=partitions")  # the calendar: no hour missing up to now
+            page.wait_for_selector("text=Missing (0)", timeout=60_000)
+            page.wait_for_load_state("networkidle")
+            time.sleep(2)
+            page.screenshot(path=str(docs / "partitions.png"))
             page = b.new_page(viewport={"width": 1400, "height": 900})
             page.goto((warehouse / "dashboard" / "index.html").as_uri())
             page.wait_for_selector("body[data-ready=true]", state="attached")
             page.screenshot(path=str(docs / "dashboard.png"), full_page=True)
-    print(f"wrote {docs / 'lineage.png'} and {docs / 'dashboard.png'}")
+    print(f"wrote {', '.join(str(docs / n) for n in ('lineage.png', 'partitions.png', 'dashboard.png'))}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from clickstream_assets.contract import classify_line
 from clickstream_assets.defs.processed.events import build_days
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.partitions import hour_of, hour_value
+from clickstream_assets.partitions import hour_of
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.sealing import seal_hours
 from clickstream_assets.settings import PipelineSettings
@@ -38,7 +38,7 @@ def history(aws, athena):
     storage, engine = resources["storage"], resources["engine"]
     settings = PipelineSettings()
     now = datetime.now(timezone.utc)
-    hours = [hour_value(hour_of(now - timedelta(hours=h))) for h in (1, 0)]
+    hours = [hour_of(now - timedelta(hours=h)) for h in (1, 0)]
     seal_hours(storage, engine, hours, start.isoformat())
     days = [(start + timedelta(days=d)).isoformat() for d in range(DAYS)]
     build_days(storage, engine, settings, days)

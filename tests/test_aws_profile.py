@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import dagster as dg
@@ -12,7 +12,6 @@ from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.plan import PLAN
 from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
 from resources.profile import build_resources
@@ -28,9 +27,9 @@ DAYS = [START.isoformat(), (START + timedelta(days=1)).isoformat()]
 MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01)
 
 
-def run_all(defs, instance, first_hour, last_hour):
+def run_all(defs, instance, first_arrival, last_arrival):
     outcomes = []
-    for step, first, last in zip(PLAN, (first_hour, DAYS[0], None, None), (last_hour, DAYS[-1], None, None)):
+    for step, first, last in zip(PLAN, (first_arrival, DAYS[0], None, None), (last_arrival, DAYS[-1], None, None)):
         outcomes.append(run_assets(defs, instance, step.keys, first, last))
     for outcome in outcomes:
         assert outcome.success, outcome.error
@@ -63,10 +62,9 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
     firehose = boto3.client("firehose", endpoint_url=moto)
     sent = produce_historical(FirehoseSink(firehose, names["stream"]), START, 2, 1_500, seed=5, mess=MESS)
     assert sent.error is None and sent.delivered == sent.records_sent
-    # Firehose keys objects by the hour they arrive: now.
+    # Firehose keys objects by the hour they arrive: now (the hour before, if it just turned).
     now = datetime.now(timezone.utc)
-    first_hour = hour_partition(now - timedelta(hours=1))
-    last_hour = hour_partition(now)
+    first_arrival, last_arrival = (now - timedelta(hours=1)).date().isoformat(), now.date().isoformat()
     resources = build_resources("aws")
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
@@ -78,7 +76,7 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
         return read_bytes(self, area, key)
 
     monkeypatch.setattr(S3Storage, "read_bytes", no_raw_download)
-    outcomes = run_all(defs, instance, first_hour, last_hour)
+    outcomes = run_all(defs, instance, first_arrival, last_arrival)
 
     # Parquet in the processed bucket, tables and partitions in Glue, QuickSight objects, CloudWatch metrics.
     s3 = boto3.client("s3", endpoint_url=moto)
@@ -125,14 +123,8 @@ def test_end_to_end_on_the_emulator_matches_the_local_profile(aws, athena, tmp_p
     summary = produce_historical(LocalFirehoseSink(str(local.warehouse / "raw"), seed=5), START, 2, 1_500, seed=5,
                                  mess=MESS)
     assert summary.produced == sent.produced
-    assert run_all(local.defs, local.instance, *_local_hours(START))
+    assert run_all(local.defs, local.instance, START.isoformat(), TODAY.isoformat())
     aws_engine, local_engine = resources["engine"], local.resources["engine"]
     for query in ("dashboard/conversion_over_time.sql", "dashboard/top_products.sql", "dashboard/traffic_sources.sql"):
         assert aws_engine.query(query, {})[0].to_pylist() == local_engine.query(query, {})[0].to_pylist(), query
     assert all(all(o.checks.values()) for o in outcomes)
-
-
-def _local_hours(start: date):
-    first = datetime(start.year, start.month, start.day)
-    last = datetime.now(timezone.utc).replace(tzinfo=None)
-    return hour_partition(first), hour_partition(last)

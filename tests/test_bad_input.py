@@ -166,7 +166,7 @@ def test_nasty_input_through_the_whole_pipeline_is_quarantined_or_kept_literally
     sink = LocalFirehoseSink(str(pipeline.warehouse / "raw"), seed=99)
     sink.send(junk, now=datetime(2026, 11, 2, 12, 30, 5, tzinfo=timezone.utc).timestamp())
     sink.flush()
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 2, 23)).success
+    assert pipeline.seal_days(date(2026, 11, 2)).success
     from tests.pipeline import DAILY, PUBLISH, WHOLE
 
     outcomes = [pipeline.build("2026-11-02"), pipeline.build("2026-11-02", keys=DAILY),

@@ -14,7 +14,7 @@ from clickstream_assets.ledger import read_ledgers, read_manifests, stale_days
 from clickstream_assets.producer.simulator import Mess
 from resources.catalog import load_ddl
 from resources.sql import check_params
-from tests.pipeline import Pipeline, raw_lines
+from tests.pipeline import Pipeline, hold_back, raw_lines
 
 START = date(2026, 11, 2)
 MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01, late_rate=0.02, future_rate=0.005)
@@ -100,12 +100,14 @@ def test_seal_manifests_name_every_object_and_count_every_line(built):
 def test_late_records_mark_their_day_stale_and_a_rebuild_takes_them_in(tmp_path):
     pipeline = Pipeline(tmp_path / "warehouse")
     summary = pipeline.produce(START, 1, 3_000, mess=Mess(late_rate=0.2))
-    # Seal the day and only three hours after it, build, then seal the rest: late records arrive after the build.
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 3, 2)).success
+    # What arrives from 03:00 the next day on comes after the build: late records for a day already built.
+    deliver_later = hold_back(pipeline.warehouse, datetime(2026, 11, 3, 3))
+    assert pipeline.seal_days(date(2026, 11, 2), date(2026, 11, 3)).success
     first = pipeline.build("2026-11-02")
     assert first.success
     early = pq.read_metadata(pipeline.parquet("events", "2026-11-02")).num_rows
-    assert pipeline.seal_hours(datetime(2026, 11, 3, 3), datetime(2026, 11, 3, 23)).success
+    deliver_later()
+    assert pipeline.seal_days(date(2026, 11, 3)).success
     storage = pipeline.resources["storage"]
     assert "2026-11-02" in stale_days(storage)
     second = pipeline.build("2026-11-02")

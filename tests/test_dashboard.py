@@ -1,5 +1,5 @@
 """The dashboard as its users see it: one definition, a page whose filters move every KPI to the models' figures,
-and the same sections, KPIs and filter controls on QuickSight.
+and a definition that fails loudly on a typo (its QuickSight twin: tests/test_quicksight_definition.py).
 
 The page is driven in real Chromium. Expected figures come straight from the processed Parquet (pyarrow), never
 from the page's own code.
@@ -8,7 +8,6 @@ from the page's own code.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import subprocess
 import sys
@@ -16,13 +15,11 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from clickstream_assets.defs.processed.models import MODELS
 from clickstream_assets.defs.quicksight.datasets import load_definition
-from resources.dashboard_spec import DashboardInputs, DefinitionError, validate
+from resources.dashboard_spec import DefinitionError, validate
 from resources.html_dashboard import render
 from tests.ui import ROOT, browser
 
@@ -256,43 +253,3 @@ def test_a_definition_that_refers_to_nothing_fails_loudly():
     broken["sections"][1]["kind"] = "pie"
     with pytest.raises(DefinitionError, match="pie"):
         validate(broken)
-
-
-def test_quicksight_gets_the_same_kpis_sections_and_filters_and_runs_no_dashboard_query(aws):
-    from resources.profile import build_resources
-
-    moto, _ = aws
-    dashboards = build_resources("aws")["dashboards"]
-    definition = load_definition()
-    asked = []
-    tables = frozenset(m.name for m in MODELS)  # orders_daily, paths_daily, ... once the revenue models land
-    built = {d["id"] for d in definition["datasets"] if set(d["tables"]) <= tables}
-    inputs = DashboardInputs(definition, lambda d: asked.append(d["id"]), lambda: asked.append("health"), tables)
-    metadata = dashboards.publish_dashboard(inputs)
-    assert asked == []  # QuickSight reads Athena itself: nothing ran here for it
-    qs = boto3.client("quicksight", endpoint_url=moto)
-    assert qs.describe_dashboard(AwsAccountId="123456789012", DashboardId="clickstream-dashboard")["Dashboard"]
-    # moto keeps no dashboard definition to read back: check the one publish_dashboard sent.
-    from resources.quicksight_dashboard import dashboard_definition
-
-    body = dashboard_definition(definition, built, lambda d: d, "health")
-    visuals = body["Sheets"][0]["Visuals"]
-    kpis = [v["KPIVisual"]["VisualId"] for v in visuals if "KPIVisual" in v]
-    by_measure = {m["id"]: m["dataset"] for m in definition["measures"]}
-    assert kpis == [f"clickstream-kpis-{k}" for k in KPIS if by_measure[k] in built]
-    titles = [next(iter(v.values()))["Title"]["FormatText"]["PlainText"] for v in visuals if "KPIVisual" not in v]
-    drawn = [s for s in definition["sections"] if s["kind"] not in ("kpis", "health")]
-    assert titles == [s["title"] for s in drawn if s["dataset"] in built]
-    waiting = [s["id"] for s in drawn if s["dataset"] not in built]
-    for section in waiting:  # named as not built yet, never silently missing
-        assert section in json.dumps(body["Sheets"][0]["TextBoxes"])
-    params = {next(iter(p.values()))["Name"] for p in body["ParameterDeclarations"]}
-    assert params == {"From", "To", "Device", "Channel"}
-    assert {next(iter(c.values()))["SourceParameterName"] for c in body["Sheets"][0]["ParameterControls"]} == params
-    # A device filter reaches exactly the visuals over datasets split by device; ratios are ratios of sums.
-    device_scope = {v for g in body["FilterGroups"] if g["FilterGroupId"].startswith("clickstream-device-")
-                    for v in g["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"][0]["VisualIds"]}
-    assert "clickstream-kpis-sessions" in device_scope and "clickstream-conversion" in device_scope
-    assert "clickstream-products" not in device_scope  # product_performance_daily is not split by device
-    assert "sum({purchase}) / sum({sessions})" in json.dumps(body)
-    assert metadata["parameters"] == 4 and metadata["datasets"] == len(built)

@@ -20,7 +20,6 @@ import pytest
 from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.ledger import read_ledgers
-from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from clickstream_assets.producer.simulator import Mess
 from resources.engine import DuckDBEngine
@@ -28,7 +27,7 @@ from resources.faults import FaultyFirehoseClient
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
 from resources.storage import LocalStorage
-from tests.pipeline import DAYS, Pipeline, digests
+from tests.pipeline import DAYS, Pipeline, digests, hold_back
 
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 11, 2)
@@ -48,8 +47,8 @@ def test_firehose_faults_lose_nothing_and_leave_no_duplicate(aws, failure_rate):
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
     sealed = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
-                         hour_partition(now - timedelta(hours=1)),
-                         hour_partition(now))
+                         (now - timedelta(hours=1)).date().isoformat(),
+                         now.date().isoformat())
     built = run_assets(defs, instance, [["processed", "events"], ["processed", "quarantine"]],
                         day.isoformat(), (day + timedelta(days=1)).isoformat())
     assert sealed.success and built.success and not built.blocking_failed, (sealed.error, built.error)
@@ -75,12 +74,14 @@ class FailingStorage(LocalStorage):
 def test_a_write_failing_mid_partition_keeps_the_previous_version_and_a_rerun_converges(tmp_path):
     pipeline = Pipeline(tmp_path / "w")
     pipeline.produce(START, 2, 800, mess=Mess(late_rate=0.3))
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 3, 5)).success
+    deliver_later = hold_back(pipeline.warehouse, datetime(2026, 11, 3, 6))
+    assert pipeline.seal_days(date(2026, 11, 2), date(2026, 11, 3)).success
     assert pipeline.build("2026-11-02", "2026-11-03").success
     before = digests(pipeline.warehouse, "events")
     rows_before = {d[3:]: pq.read_metadata(pipeline.parquet("events", d[3:])).num_rows for d in before}
     # Late records arrive; the rebuild's second partition write fails.
-    assert pipeline.seal_hours(datetime(2026, 11, 3, 6), datetime(2026, 11, 4, 12)).success
+    deliver_later()
+    assert pipeline.seal_days(date(2026, 11, 3), date(2026, 11, 4)).success
     undisturbed = tmp_path / "undisturbed"
     shutil.copytree(pipeline.warehouse, undisturbed)
     failing = dict(pipeline.resources)
@@ -103,7 +104,7 @@ def test_a_write_failing_mid_partition_keeps_the_previous_version_and_a_rerun_co
 def test_an_engine_error_fails_the_run_clearly_and_leaves_the_data_alone(tmp_path):
     pipeline = Pipeline(tmp_path / "w")
     pipeline.produce(START, 1, 500)
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 2, 23)).success
+    assert pipeline.seal_days(date(2026, 11, 2)).success
     assert pipeline.build("2026-11-02").success
     before = digests(pipeline.warehouse, "events")
     broken = dict(pipeline.resources)

@@ -26,14 +26,15 @@ def test_every_layer_has_its_assets_under_its_prefix(defs):
     assert {k.split("/")[0] for k in keys} == {"raw", "glue", "processed", "quicksight"}
 
 
-def test_raw_is_hourly_and_the_built_days_daily(defs):
+def test_raw_is_partitioned_by_arrival_day_and_the_built_data_by_event_day(defs):
     graph = defs.resolve_asset_graph()
 
     def calendar(key: str) -> str:
         partitions = graph.get(dg.AssetKey(key.split("/"))).partitions_def
         return "" if partitions is None else partitions.get_cron_schedule()
 
-    assert calendar("raw/events") == calendar("glue/raw_events") == "0 * * * *"
+    # Both daily: raw by the day objects arrived (sealed hour by hour inside), the rest by the day events happened.
+    assert calendar("raw/events") == calendar("glue/raw_events") == "0 0 * * *"
     assert calendar("processed/events") == calendar("processed/sessions") == "0 0 * * *"
     assert calendar("processed/retention_weekly") == calendar("quicksight/dashboard") == ""
 

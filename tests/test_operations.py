@@ -12,8 +12,7 @@ import pytest
 from clickstream_assets.definitions import build_definitions
 from clickstream_assets.defs.producer.jobs import producer_job, producer_sensor
 from clickstream_assets.defs.raw.sensors import arrival_sensor, plan_arrivals
-from clickstream_assets.ledger import read_producer_runs
-from clickstream_assets.partitions import hour_of
+from clickstream_assets.ledger import read_manifests, read_producer_runs
 from clickstream_assets.settings import PipelineSettings
 from resources.alarms import ALARMS
 from resources.metrics import CloudWatchMetrics, LocalMetrics, MetricPoint
@@ -34,12 +33,12 @@ def test_a_closed_hour_is_sealed_once_and_nothing_new_means_no_run(tmp_path):
     requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=65), None)
     assert requests == [] and json.loads(cursor)["from_hour"] == "2026-11-02-10"
     requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=75), cursor)
-    assert [r.run_key.split(":")[:3] for r in requests] == [["seal", "2026-11-02-10", "2026-11-02-10"]]
-    assert requests[0].tags["dagster/asset_partition_range_start"] == "2026-11-02-10:00"
+    assert [r.run_key.split(":")[:3] for r in requests] == [["seal", "2026-11-02", "2026-11-02"]]
+    assert requests[0].tags["dagster/asset_partition_range_start"] == "2026-11-02"  # the hour's arrival day
     again, _ = plan_arrivals(storage, HOUR + timedelta(minutes=75), None)
     assert again[0].run_key == requests[0].run_key  # deterministic: the same objects give the same key
     # Seal it for real; the next tick builds the day its records belong to and moves the cursor on.
-    assert pipeline.seal_hours(HOUR, HOUR).success
+    assert pipeline.seal_days(HOUR.date()).success
     requests, cursor = plan_arrivals(storage, HOUR + timedelta(minutes=80), cursor)
     assert [(r.run_key.split(":")[0], r.partition_key) for r in requests] == [("new", "2026-11-02")]
     assert json.loads(cursor)["from_hour"] == "2026-11-02-11"
@@ -52,14 +51,19 @@ def test_a_closed_hour_is_sealed_once_and_nothing_new_means_no_run(tmp_path):
 def test_a_late_object_in_a_sealed_hour_is_sealed_again_and_its_day_rebuilt(tmp_path):
     pipeline = Pipeline(tmp_path / "w")
     pipeline.produce(date(2026, 11, 2), 1, 500)
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 3, 3)).success
+    assert pipeline.seal_days(date(2026, 11, 2), date(2026, 11, 3)).success
     assert pipeline.build("2026-11-02").success
     storage = pipeline.resources["storage"]
+    sealed = read_manifests(storage)
     land(pipeline.warehouse, datetime(2026, 11, 2, 14, 59, tzinfo=timezone.utc))  # Firehose flushed it late
     requests, cursor = plan_arrivals(storage, datetime(2026, 11, 3, 6, tzinfo=timezone.utc), None)
-    assert [r.run_key.split(":")[1] for r in requests] == ["2026-11-02-14"]
-    # After re-sealing, the day that hour feeds is stale: the sensor asks to rebuild exactly that day.
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 14), datetime(2026, 11, 2, 14)).success
+    assert [r.run_key.split(":")[1] for r in requests] == ["2026-11-02"]
+    # Sealing the day again re-stages only the hour that changed; the other hours keep their seal.
+    assert pipeline.seal_days(date(2026, 11, 2)).success
+    resealed = {h for h, m in read_manifests(storage).items() if m.sealed_at != sealed[h].sealed_at}
+    assert resealed == {"2026-11-02-14"} and read_manifests(storage)["2026-11-02-14"].records == \
+        sealed["2026-11-02-14"].records + 3
+    # The day that hour feeds is now stale: the sensor asks to rebuild exactly that day.
     requests, _ = plan_arrivals(storage, datetime(2026, 11, 3, 6, tzinfo=timezone.utc), cursor)
     late = [r for r in requests if r.run_key.startswith("late:")]
     assert [r.partition_key for r in late] == ["2026-11-02"]
@@ -74,8 +78,8 @@ def test_live_sealing_seals_the_open_hour_at_most_every_n_minutes(tmp_path):
     # Off (the default): the open hour waits until it closes.
     assert plan_arrivals(storage, now, None, live_minutes=0)[0] == []
     requests, cursor = plan_arrivals(storage, now, None, live_minutes=15)
-    assert [r.run_key.split(":")[1] for r in requests] == [hour_of(hour)]
-    assert pipeline.seal_hours(hour, hour).success
+    assert [r.run_key.split(":")[1] for r in requests] == [hour.date().isoformat()]
+    assert pipeline.seal_days(hour.date()).success
     more = LocalFirehoseSink(str(pipeline.warehouse / "raw"), seed=12345)
     more.send([json.dumps({"n": "more traffic"})], now=now.timestamp())
     more.flush()
@@ -84,7 +88,7 @@ def test_live_sealing_seals_the_open_hour_at_most_every_n_minutes(tmp_path):
     requests, cursor = plan_arrivals(storage, now + timedelta(minutes=5), cursor, live_minutes=15)
     assert seals(requests) == []
     requests, _ = plan_arrivals(storage, now + timedelta(minutes=16), cursor, live_minutes=15)
-    assert seals(requests) == [hour_of(hour)]
+    assert seals(requests) == [hour.date().isoformat()]
 
 
 def test_the_sensor_keeps_its_cursor_across_restarts(tmp_path):
@@ -148,7 +152,7 @@ def test_freshness_publishes_the_lag_to_cloudwatch(moto, monkeypatch, tmp_path):
     # Old: raw data from days ago, materialized long ago (never, here) -> fails and publishes a large lag.
     pipeline = Pipeline(tmp_path / "w", instance)
     pipeline.produce(date(2026, 11, 2), 1, 300)
-    assert pipeline.seal_hours(datetime(2026, 11, 2, 0), datetime(2026, 11, 2, 23)).success
+    assert pipeline.seal_days(date(2026, 11, 2)).success
     old = run_freshness(resources, instance)
     assert not old["raw/events"].passed
     cw = boto3.client("cloudwatch", endpoint_url=moto)
@@ -167,8 +171,7 @@ def test_freshness_passes_for_new_data_and_lands_in_the_local_store(tmp_path):
     # Seal the hour the object landed in, not the hour of "now": a minute ago may be the previous hour.
     landed = datetime.now(timezone.utc) - timedelta(minutes=1)
     land(pipeline.warehouse, landed)
-    hour = landed.replace(minute=0, second=0, microsecond=0, tzinfo=None)
-    assert pipeline.seal_hours(hour, hour).success
+    assert pipeline.seal_days(landed.date()).success
     checks = run_freshness(pipeline.resources, instance)
     assert checks["raw/events"].passed
     recent = LocalMetrics(warehouse=str(tmp_path / "w")).recent("FreshnessLagSeconds")

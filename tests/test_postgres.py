@@ -62,7 +62,7 @@ def pipeline_story(instance: dg.DagsterInstance, warehouse: Path) -> dict:
     pipeline = Pipeline(warehouse, instance)
     sent = pipeline.produce(DAY, 2, 900, seed=5)
     waiting, auto_cursor = run_automation(pipeline)  # nothing built yet: automation waits, and starts its cursor
-    backfill = [pipeline.seal_hours(datetime(2026, 11, 5, 0), datetime(2026, 11, 5, 23)), pipeline.build(DAYS[0])]
+    backfill = [pipeline.seal_days(date(2026, 11, 5)), pipeline.build(DAYS[0])]
     assert all(step.success for step in backfill), [step.error for step in backfill]
     sealed, cursor = run_sensor(pipeline, AFTER_BOTH_DAYS, None)
     built, cursor = run_sensor(pipeline, AFTER_BOTH_DAYS, cursor)
@@ -106,7 +106,7 @@ def test_the_pipeline_on_postgres_storage_ends_exactly_as_on_sqlite(production_i
     assert on_postgres["produced"] == sum(on_postgres["events_rows"].values()) > 1_500
     assert all(n > 0 for n in on_postgres["sessions_rows"].values())
     assert on_postgres["dashboard_sessions"] == sum(on_postgres["sessions_rows"].values())
-    assert {"seal:2026-11-06-00", "new:2026-11-06"} <= set(on_postgres["sensor_requests"])
+    assert {"seal:2026-11-06", "new:2026-11-06"} <= set(on_postgres["sensor_requests"])
     assert on_postgres["automation_before_data"] == []
     assert "processed/sessions[2026-11-05,2026-11-06]" in on_postgres["automation_launched"]
     assert on_postgres["runs"][1] == ["SUCCESS"]
@@ -122,7 +122,7 @@ def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(produ
     assert events.claim_concurrency_slot("sealing", "other-run", "raw__events").is_claimed
     outcome = {}
     sealing = threading.Thread(target=lambda: outcome.update(
-        result=pipeline.seal_hours(datetime(2026, 11, 5, 0), datetime(2026, 11, 5, 23))))
+        result=pipeline.seal_days(date(2026, 11, 5))))
     sealing.start()
     deadline = time.monotonic() + 120
     while not events.get_concurrency_info("sealing").pending_run_ids and time.monotonic() < deadline:
@@ -171,7 +171,8 @@ def test_the_daemon_ticks_the_arrival_sensor_through_the_code_location_and_keeps
     runs = production_instance.get_runs()
     # The queued run coordinator holds it for the run launcher: on ECS the daemon starts a task for it.
     assert [r.status for r in runs] == [dg.DagsterRunStatus.QUEUED] and ticks[0].run_ids == [runs[0].run_id]
-    assert runs[0].tags["dagster/run_key"].startswith(f"seal:{hour}:{hour}:")
+    day = hour[:10]  # the hour is sealed by sealing its arrival day
+    assert runs[0].tags["dagster/run_key"].startswith(f"seal:{day}:{day}:")
     assert runs[0].asset_selection == {dg.AssetKey(["raw", "events"]), dg.AssetKey(["glue", "raw_events"])}
     cursor = production_instance.get_instigator_state(origin, selector).instigator_data.cursor
     assert json.loads(cursor) == {"from_hour": hour}  # a restarted daemon resumes here, not from the beginning

@@ -15,7 +15,6 @@ import pytest
 
 from clickstream_assets.cli.runs import run_assets
 from clickstream_assets.definitions import build_definitions
-from clickstream_assets.partitions import hour_partition
 from clickstream_assets.producer.runner import produce_historical
 from resources.profile import build_resources
 from resources.sinks import FirehoseSink
@@ -59,8 +58,8 @@ def test_no_credentials_in_logs_or_materialization_metadata(aws, monkeypatch):
     defs = build_definitions(build_resources("aws"))
     now = datetime.now(timezone.utc)
     outcome = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
-                          hour_partition(now - timedelta(hours=1)),
-                          hour_partition(now))
+                          (now - timedelta(hours=1)).date().isoformat(),
+                          now.date().isoformat())
     assert outcome.success, outcome.error
     for run in instance.get_runs():
         for record in instance.all_logs(run.run_id):

@@ -55,7 +55,7 @@ def build_warehouse(warehouse: Path) -> None:
 
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
     defs = build_definitions(build_resources("local", warehouse))
-    outcomes = run_plan(defs, instance, ("2026-11-02-00:00", "2026-11-05-23:00"), (DAYS[0], DAYS[-1]))
+    outcomes = run_plan(defs, instance, ("2026-11-02", "2026-11-05"), (DAYS[0], DAYS[-1]))
     assert len(outcomes) == 4 and all(o.success for o in outcomes), [o.error for o in outcomes]
 
 

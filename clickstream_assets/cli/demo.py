@@ -1,7 +1,10 @@
 """``clickstream demo``: a week of a shop's traffic through the whole asset graph, on the local profile.
 
-Produces 7 days x 50,000 events with light mess, then materializes every asset in four runs on the warehouse's
-Dagster instance (the one ``make ui`` shows), and prints what a user would look at first.
+Produces the 7 days before today x 50,000 events with light mess, and today's traffic up to the current hour, then
+materializes every asset in four runs on the warehouse's Dagster instance (the one ``make ui`` shows), and prints
+what a user would look at first. Ending at the current hour, and starting the warehouse's calendar on the demo's
+first day, is what leaves that UI green: every partition holds data and the newest data is fresh, as in a shop
+that has been running for a week.
 """
 
 from __future__ import annotations
@@ -16,19 +19,27 @@ from pathlib import Path
 from resources.profile import ensure_dagster_home
 
 
-def _produce(warehouse: Path, start: date, days: int, events_per_day: int, seed: int, out) -> dict:
-    """Produce once per warehouse and parameters: a second demo reuses what is there."""
+def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int, seed: int, out) -> tuple[date, date]:
+    """Produce once per warehouse: a second demo rebuilds the events the first produced (never a second copy of
+    them); returns the first and last day they cover."""
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from resources.sinks import LocalFirehoseSink
 
-    marker = warehouse / "producer_runs" / f"demo-{start}-{days}x{events_per_day}-seed{seed}.json"
-    if marker.exists():
-        out(f"reusing the events already produced ({marker.name})")
-        return json.loads(marker.read_text())
+    earlier = sorted((warehouse / "producer_runs").glob("demo-*.json"))
+    if earlier:
+        params = json.loads(earlier[-1].read_text()).get("parameters", {})
+        first = date.fromisoformat(params["start"])
+        last = datetime.fromisoformat(params["until"]).date() if "until" in params else (
+            first + timedelta(days=params["days"] - 1))
+        out(f"reusing the events already produced ({earlier[-1].name}; a new CLICKSTREAM_HOME gets a week "
+            "ending now)")
+        return first, last
+    days = (until.date() - start).days + 1
+    marker = warehouse / "producer_runs" / f"demo-{start}-{until:%Y-%m-%dT%H}-{events_per_day}-seed{seed}.json"
     mess = Mess(duplicate_rate=0.01, malformed_rate=0.005, late_rate=0.01, future_rate=0.0)
     sink = LocalFirehoseSink(str(warehouse / "raw"), seed=seed)
-    summary = produce_historical(sink, start, days, events_per_day, seed=seed, mess=mess).as_dict()
+    summary = produce_historical(sink, start, days, events_per_day, seed=seed, mess=mess, until=until).as_dict()
     summary.update(profile="local", stream_name=sink.stream_name)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(summary, indent=1))
@@ -38,7 +49,7 @@ def _produce(warehouse: Path, start: date, days: int, events_per_day: int, seed:
     record_producer_run(LocalStorage(warehouse=str(warehouse)), summary)
     out(f"produced {summary['produced']:,} events ({summary['records_sent']:,} records with mess) "
         f"in {summary['seconds']:.1f} s")
-    return summary
+    return start, until.date()
 
 
 def run_demo(
@@ -47,37 +58,50 @@ def run_demo(
     events_per_day: int = 50_000,
     seed: int = 1,
     out: Callable[[str], None] = print,
-    today: date | None = None,
 ) -> int:
     started = time.perf_counter()
-    today = today or datetime.now(timezone.utc).date()
-    start, last = today - timedelta(days=days), today - timedelta(days=1)
-    _produce(warehouse, start, days, events_per_day, seed, out)
-    resources, outcomes = build_range(warehouse, start, last, out)
+    until = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    start = until.date() - timedelta(days=days)
+    start_calendar(warehouse, start, out)
+    first, last = _produce(warehouse, start, until, events_per_day, seed, out)
+    resources, outcomes = build_range(warehouse, first, last, out)
     _print_build_summary(resources, outcomes, warehouse, out)
     blocking = [c for o in outcomes for c in o.blocking_failed]
     out(f"\nfinished in {time.perf_counter() - started:.1f} s")
     return 1 if blocking or not all(o.success for o in outcomes) else 0
 
 
+def start_calendar(warehouse: Path, first_day: date, out: Callable[[str], None] = print) -> None:
+    """A new warehouse's calendar starts on the demo's first day, so the UI shows no empty partitions before it.
+
+    Written before anything imports ``clickstream_assets.partitions``, which reads it once (``CALENDAR_FILE``
+    there); a warehouse that already has a calendar or raw data keeps its own."""
+    calendar = warehouse / "calendar.json"
+    if calendar.exists() or (warehouse / "raw").exists():
+        return
+    warehouse.mkdir(parents=True, exist_ok=True)
+    calendar.write_text(json.dumps({"start": first_day.isoformat()}))
+    out(f"calendar: starts {first_day} (the demo's first day)")
+
+
 def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], None] = print):
-    """Seal the arrival hours of [start, last] (and the late ones after), then build, rebuild and publish: the
+    """Seal the arrival days of [start, last] (and the late ones after), then build, rebuild and publish: the
     plan's four runs on the warehouse's Dagster instance, whatever the number of days."""
     os.environ["CLICKSTREAM_HOME"] = str(warehouse)
     ensure_dagster_home(warehouse)
     import dagster as dg
 
-    from clickstream_assets.cli.runs import hour_range, run_plan
+    from clickstream_assets.cli.runs import arrival_range, run_plan
     from clickstream_assets.definitions import build_definitions
     from resources.profile import build_resources
 
     resources = build_resources("local", warehouse)
     defs = build_definitions(resources)
-    hours = hour_range(start, last)
-    if hours is None:
-        raise ValueError(f"no closed arrival hours from {start} yet")
+    arrival_days = arrival_range(start, last)
+    if arrival_days is None:
+        raise ValueError(f"no arrival days from {start} yet")
     days = lambda: (start.isoformat(), _extend_to_routed_days(resources, start, last, out))  # noqa: E731
-    return resources, run_plan(defs, dg.DagsterInstance.get(), hours, days, out)
+    return resources, run_plan(defs, dg.DagsterInstance.get(), arrival_days, days, out)
 
 
 def _extend_to_routed_days(resources: dict, start: date, last: date, out) -> str:

@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 
 from clickstream_assets.defs.plan import PLAN, Step, range_tags
-from clickstream_assets.partitions import hour_partition
 
 
 @dataclass
@@ -95,18 +94,18 @@ def _root_causes(result: dg.ExecuteInProcessResult) -> list[str]:
 def run_plan(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    hours: tuple[str, str],
+    arrival_days: tuple[str, str],
     days: tuple[str, str] | Callable[[], tuple[str, str]],
     out: Callable[[str], None] | None = None,
 ) -> list[StepOutcome]:
-    """The four steps in order, stopping at the first that fails. ``days`` may be a function, read after sealing
-    (sealed hours can hold records of days after the ones asked for)."""
+    """The four steps in order, stopping at the first that fails: seal ``arrival_days``, then build event ``days``
+    (a function, read after sealing: sealed hours can hold records of days after the ones asked for)."""
     outcomes = []
     for step in PLAN:
         if step.partitions_def is None:
             first, last = None, None
         elif step is PLAN[0]:
-            first, last = hours
+            first, last = arrival_days
         else:
             first, last = days() if callable(days) else days
         started = datetime.now(timezone.utc)
@@ -120,14 +119,12 @@ def run_plan(
     return outcomes
 
 
-def hour_range(first_day: date, last_day: date, now: datetime | None = None) -> tuple[str, str] | None:
-    """Arrival hours from the first day through two days after the last (late records keep arriving after a day),
-    up to the open hour: what is in it now is sealed too, so imported history never waits for an hour to close.
-    The arrival sensor seals the hour again once it closes if more arrived, and rebuilds the days it feeds."""
-    now = now or datetime.now(timezone.utc)
-    open_hour = now.replace(minute=0, second=0, microsecond=0, tzinfo=None)
-    start = datetime(first_day.year, first_day.month, first_day.day)
-    end = min(datetime(last_day.year, last_day.month, last_day.day) + timedelta(days=2), open_hour)
-    if end < start:
+def arrival_range(first_day: date, last_day: date, now: datetime | None = None) -> tuple[str, str] | None:
+    """Arrival days from the first day through two days after the last (late records keep arriving after a day),
+    up to today: what has arrived today is sealed too, so imported history never waits for a day to close. The
+    arrival sensor seals today again as more arrives (only the hours that changed) and rebuilds the days it feeds."""
+    today = (now or datetime.now(timezone.utc)).date()
+    end = min(last_day + timedelta(days=2), today)
+    if end < first_day:
         return None
-    return hour_partition(start), hour_partition(end)
+    return first_day.isoformat(), end.isoformat()

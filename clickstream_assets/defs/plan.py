@@ -1,6 +1,6 @@
 """The run plan: four steps take sealed raw objects to the dashboard, one run each, whatever the number of days.
 
-1. seal arrival hours (raw/events and its catalog table), over a range of hours;
+1. seal arrival days (raw/events and its catalog table), over a range of days;
 2. build event days: clean events, quarantine and every daily model with their catalog tables, over a range of days;
 3. rebuild the whole (unpartitioned) tables over all days;
 4. publish the datasets and the dashboard.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from clickstream_assets.defs.processed.models import MODELS
-from clickstream_assets.partitions import daily_event, hourly_arrival
+from clickstream_assets.partitions import daily_arrival, daily_event
 
 
 def _keys(*paths: list[str]) -> tuple[dg.AssetKey, ...]:
@@ -58,8 +58,8 @@ class Step:
                                    description=self.description)
 
 
-SEAL = Step("seal arrival hours", "seal_hours", SEAL_KEYS, hourly_arrival,
-            "Seal arrival hours and register them in the catalog.")
+SEAL = Step("seal arrival days", "seal_days", SEAL_KEYS, daily_arrival,
+            "Seal the arrival hours of arrival days (those whose objects changed) and register them in the catalog.")
 BUILD_DAYS = Step("build event days", "build_days", EVENT_DAY_KEYS + MODEL_DAY_KEYS, daily_event,
                   "Clean events, quarantine and the daily models for event days (late records included), with "
                   "their catalog tables.")
@@ -69,7 +69,7 @@ PUBLISH = Step("publish datasets and dashboard", "publish", PUBLISH_KEYS, None,
                "Publish every dataset and regenerate the dashboard.")
 PLAN = (SEAL, BUILD_DAYS, REBUILD_WHOLE, PUBLISH)
 
-seal_hours_job = SEAL.job()
+seal_days_job = SEAL.job()
 build_days_job = BUILD_DAYS.job()
 rebuild_whole_tables_job = REBUILD_WHOLE.job()
 publish_job = PUBLISH.job()

@@ -21,7 +21,7 @@ import pyarrow as pa
 from clickstream_assets.contract import REQUIRED_FIELDS
 from clickstream_assets.producer.columnar import ColumnarSimulator, Events, Sessions
 from clickstream_assets.producer.ndjson import Renderer
-from clickstream_assets.producer.simulator import DAY_MS, Behaviour, Mess
+from clickstream_assets.producer.simulator import DAY_MS, HOURLY_TRAFFIC, Behaviour, Mess
 from clickstream_assets.producer.summary import RunSummary, ingested, summarize
 from clickstream_assets.producer.tally import OrderTally
 from resources.sinks import DeliveryError, Sink
@@ -255,8 +255,13 @@ def produce_historical(
     behaviour: Behaviour | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    until: datetime | None = None,
 ) -> RunSummary:
-    """``days`` days of traffic from ``start``, ``events_per_day`` events each (before any injected mess)."""
+    """``days`` days of traffic from ``start``, ``events_per_day`` events each (before any injected mess).
+
+    With ``until`` (an hour boundary), nothing happens from then on and the day it cuts gets the share of its
+    quota that the daily curve puts before it: the demo's traffic runs up to the current hour, as a live shop's
+    would, so the newest data is fresh and every partition up to now holds some."""
     mess = mess or Mess()
     sim = ColumnarSimulator(seed=seed, users=users, products=products, behaviour=behaviour)
     now = now or datetime.now(timezone.utc)
@@ -264,24 +269,30 @@ def produce_historical(
     cap_ms = int(now.timestamp() * 1000) // 3_600_000 * 3_600_000 - 1_000
     producer = Producer(sink, sim, mess, HISTORICAL_SLOT_MS, cap_ms, seed)
     started = time.perf_counter()
-    total = days * events_per_day
-    # Visits cross midnight between the days asked for, but nothing happens after the last one.
-    end_ms = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp() * 1000) + days * DAY_MS
+    first_ms = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp() * 1000)
+    # Visits cross midnight between the days asked for, but nothing happens after the last one (or ``until``).
+    end_ms = first_ms + days * DAY_MS
+    if until is not None:
+        end_ms = min(end_ms, int(until.timestamp() * 1000))
+    quotas = [round(events_per_day * _share_before(end_ms - (first_ms + d * DAY_MS))) for d in range(days)]
+    total = sum(quotas)
 
     def run() -> None:
-        for d in range(days):
+        for d, quota in enumerate(quotas):
+            if not quota:
+                continue
             day = start + timedelta(days=d)
             day_ms = int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
             # A few more visits than the quota needs, over the whole day, then some left out at random: the
             # day's curve keeps its shape and the count is exact.
             spare, batches = 1.06, []
-            while sum(len(events) for _, events in batches) < events_per_day:
+            while sum(len(events) for _, events in batches) < quota:
                 count = max(1, math.ceil(events_per_day / sim.mean_events_per_session * spare))
                 starts = sim.day_starts(day_ms, count)
                 batches = [sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, end_ms=end_ms)
                            for at in range(0, count, BATCH_SESSIONS)]
                 spare *= 1.25
-            for sessions, events, keep in _exactly(batches, events_per_day, producer.rng):
+            for sessions, events, keep in _exactly(batches, quota, producer.rng):
                 producer.add(sessions, events, keep)
                 producer.release(int(sessions.start[-1]) // HISTORICAL_SLOT_MS)
                 if progress:
@@ -293,6 +304,7 @@ def produce_historical(
         "start": start.isoformat(),
         "days": days,
         "events_per_day": events_per_day,
+        **({"until": until.isoformat()} if until is not None else {}),
         "users": users,
         "products": products,
         **mess.__dict__,
@@ -300,6 +312,14 @@ def produce_historical(
     if progress:
         progress(producer.produced, total)
     return summary
+
+
+def _share_before(ms_into_day: int) -> float:
+    """The share of a day's traffic (by the daily curve) before ``ms_into_day``: 1 past the day's end."""
+    hours = min(max(ms_into_day, 0), DAY_MS) / 3_600_000
+    whole = int(hours)
+    before = sum(HOURLY_TRAFFIC[:whole]) + (HOURLY_TRAFFIC[whole] * (hours - whole) if whole < 24 else 0)
+    return before / sum(HOURLY_TRAFFIC)
 
 
 def produce_live(

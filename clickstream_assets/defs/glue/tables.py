@@ -6,8 +6,9 @@ from collections.abc import Sequence
 import dagster as dg
 
 from clickstream_assets import automation
+from clickstream_assets.ledger import read_manifests
 from clickstream_assets.lineage import passthrough
-from clickstream_assets.partitions import daily_event, hour_value, hourly_arrival
+from clickstream_assets.partitions import daily_arrival, daily_event
 from resources.catalog import Catalog, load_ddl
 from resources.storage import Storage
 
@@ -36,16 +37,16 @@ def register(catalog: Catalog, storage: Storage, tables: Sequence[str], values: 
     key=["glue", "raw_events"],
     group_name="glue",
     kinds={"glue"},
-    partitions_def=hourly_arrival,
+    partitions_def=daily_arrival,
     deps=[dg.AssetDep(["raw", "events"])],
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=dg.AutomationCondition.eager(),
 )
 def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
     """Catalog tables over the raw layer: ``raw_events`` (the JSON as delivered, for ad-hoc queries) and
-    ``staged_events`` (every line classified), with one partition per sealed arrival hour."""
-    values = [hour_value(k) for k in context.partition_keys]
-    metadata = register(catalog, storage, ["raw_events", "staged_events"], values)
+    ``staged_events`` (every line classified), with one partition per sealed arrival hour of the days."""
+    hours = sorted(read_manifests(storage, list(context.partition_keys)))
+    metadata = register(catalog, storage, ["raw_events", "staged_events"], hours)
     metadata["dagster/column_schema"] = metadata["raw_events_columns"]
     return dg.MaterializeResult(metadata=metadata)
 

@@ -30,7 +30,10 @@ def dataset_asset(model: str, partitioned: bool) -> dg.AssetsDefinition:
         kinds={"quicksight"},
         deps=[dg.AssetDep(["glue", model])],
         automation_condition=automation.over_days() if partitioned else dg.AutomationCondition.eager(),
-        description=f"Dataset over the {model} table (QuickSight on AWS, a dataset file locally).",
+        # Not read by the dashboard (it has its own custom-SQL datasets): one per model for analyses of the user's own.
+        # DIRECT_QUERY, so publishing it runs no Athena query.
+        description=f"Dataset over the {model} table for your own analyses (QuickSight on AWS, a dataset file "
+                    "locally); the dashboard reads its own datasets.",
     )
     def _dataset(engine: Engine, dashboards: Dashboards) -> dg.MaterializeResult:
         metadata = dashboards.publish_dataset(model, engine.table_def(model))

@@ -1,14 +1,15 @@
-"""The arrival sensor: seals arrival hours once closed and builds the event days their records belong to."""
+"""The arrival sensor: seals arrival hours once closed (by sealing their day) and builds the event days their records
+belong to."""
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
 from clickstream_assets.defs.plan import EVENT_DAY_KEYS, SEAL_KEYS, range_tags
 from clickstream_assets.ledger import read_manifests, stale_days, unbuilt_days
-from clickstream_assets.partitions import daily_event, hour_key, hour_of, hour_start
+from clickstream_assets.partitions import daily_event, hour_of, hour_start
 from clickstream_assets.sealing import arrival_hour_of, hour_prefix, raw_objects
 from clickstream_assets.settings import PipelineSettings
 from resources.storage import Storage
@@ -77,14 +78,15 @@ def _hours_to_seal(storage: Storage, manifests, hours: list[str], now: datetime,
 
 
 def _seal_requests(to_seal: list[tuple[str, list[str]]]) -> list[dg.RunRequest]:
-    """One sealing run per block of consecutive hours, keyed by the objects it takes."""
+    """One sealing run per block of consecutive arrival days holding hours to seal, keyed by the objects it takes
+    (the run re-stages only those hours: the others of the days still match their seal)."""
     requests = []
-    for block in _contiguous([h for h, _ in to_seal]):
-        keys = [k for h, ks in to_seal if h in block for k in ks]
+    for block in _contiguous(sorted({h[:10] for h, _ in to_seal})):
+        keys = [k for h, ks in to_seal if h[:10] in block for k in ks]
         requests.append(dg.RunRequest(
             run_key=f"seal:{block[0]}:{block[-1]}:{_digest(keys)}",
             asset_selection=list(SEAL_KEYS),
-            tags={**range_tags(hour_key(block[0]), hour_key(block[-1])), "clickstream/reason": "new objects"},
+            tags={**range_tags(block[0], block[-1]), "clickstream/reason": "new objects"},
         ))
     return requests
 
@@ -115,14 +117,14 @@ def _minutes_since_seal(manifest, now: datetime) -> float:
     return (now - datetime.fromisoformat(manifest.sealed_at)).total_seconds() / 60
 
 
-def _contiguous(hours: list[str]) -> list[list[str]]:
+def _contiguous(days: list[str]) -> list[list[str]]:
     blocks: list[list[str]] = []
-    for hour in sorted(hours):
+    for day in sorted(days):
         previous = blocks[-1][-1] if blocks else None
-        if previous and hour_start(hour) - hour_start(previous) == timedelta(hours=1):
-            blocks[-1].append(hour)
+        if previous and date.fromisoformat(day) - date.fromisoformat(previous) == timedelta(days=1):
+            blocks[-1].append(day)
         else:
-            blocks.append([hour])
+            blocks.append([day])
     return blocks
 
 
