@@ -55,6 +55,26 @@ def test_same_arguments_and_seed_give_byte_identical_output(tmp_path, clean_run)
     assert digest(tmp_path / "other") != digest(path)
 
 
+@pytest.mark.parametrize("lines_per_array", [1, 997])
+def test_the_bytes_do_not_depend_on_how_lines_are_cut_into_arrays(tmp_path, monkeypatch, clean_run, messy_run,
+                                                                  lines_per_array):
+    """The renderer hands lines back in arrays of a fixed size, sent as they come: other sizes, same objects."""
+    from clickstream_assets.producer import ndjson
+
+    monkeypatch.setattr(ndjson, "LINES_PER_ARRAY", lines_per_array)
+    if lines_per_array == 1:  # one line an array is slow: a small run, against the same run cut the usual way
+        small = dict(days=1, events_per_day=2_000)
+        produce(tmp_path / "cut", **small)
+        monkeypatch.undo()
+        produce(tmp_path / "whole", **small)
+        assert digest(tmp_path / "cut") == digest(tmp_path / "whole")
+        return
+    produce(tmp_path / "clean")
+    assert digest(tmp_path / "clean") == digest(clean_run[0])
+    produce(tmp_path / "messy", mess=Mess(duplicate_rate=0.02, malformed_rate=0.01, late_rate=0.02, future_rate=0.005))
+    assert digest(tmp_path / "messy") == digest(messy_run[0])
+
+
 def test_every_clean_record_validates_and_lands_in_its_arrival_hour(clean_run):
     path, summary, records = clean_run
     assert summary.produced == len(records) == 40_000

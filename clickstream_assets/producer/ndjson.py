@@ -1,8 +1,9 @@
-"""Columns to NDJSON without a Python object per event: fixed-width values (ids, timestamps) are written as byte
-matrices with numpy, the rest are looked up in small tables of pre-encoded JSON, and pyarrow joins the pieces.
+"""Columns to NDJSON without a Python object per event: fixed-width values (ids, timestamps) are written into byte
+matrices with numpy (:mod:`fixed`), the rest are looked up in small tables of pre-encoded JSON, and pyarrow joins
+the pieces.
 
 Each line is built field by field in the contract's order (:data:`clickstream_assets.contract.FIELDS`): a field is
-a function of the batch giving a :class:`Fixed` matrix or a binary array of encoded values. Adding a field to the
+a function of the batch giving a :class:`Fixed` value, a :class:`Lookup` or a binary array of encoded values. Adding a field to the
 contract means adding one entry to ``event_fields`` or ``session_fields``; the assertion below says so.
 """
 
@@ -12,7 +13,6 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -20,48 +20,34 @@ import pyarrow.compute as pc
 
 from clickstream_assets.contract import COMMERCE_FIELDS, FIELDS, SCHEMA_VERSION
 from clickstream_assets.producer.columnar import ADD, PURCHASE, ColumnarSimulator, Events, Sessions
+from clickstream_assets.producer.fixed import Fixed, hex_digits, timestamps, user_ids, uuid4
 from clickstream_assets.producer.pools import SEARCH_ENGINES, SOCIAL_SITES
 
-_HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), dtype=np.uint16)
 EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")  # indexed by columnar.VIEW … PURCHASE
 EMAIL_LINK = "https://mail.shop-news.example/c/"
-
-
-def _digit_columns(pieces: list[np.ndarray | bytes]) -> np.ndarray:
-    """A byte matrix from columns: a number array gives its zero-padded digits, bytes give constant columns."""
-    count = next(len(p[0]) for p in pieces if not isinstance(p, bytes))
-    columns = []
-    for piece in pieces:
-        if isinstance(piece, bytes):
-            columns.extend(np.full(count, c, dtype=np.uint8) for c in piece)
-        else:
-            value, width = piece
-            columns.extend(48 + value // 10**p % 10 for p in range(width - 1, -1, -1))
-    return np.stack(columns, axis=1).astype(np.uint8)
-
-
-_SECONDS = np.arange(86_400)
-# "HH:MM:SS" for every second of a day and ".mmm" for every millisecond: rows to gather, not digits to compute.
-_CLOCK = _digit_columns([(_SECONDS // 3600, 2), b":", (_SECONDS // 60 % 60, 2), b":", (_SECONDS % 60, 2)])
-_MILLIS = _digit_columns([b".", (np.arange(1000), 3)])
-
-
-@dataclass
-class Fixed:
-    """A value of the same width on every row (already JSON-encoded), as an (n, width) byte matrix."""
-
-    matrix: np.ndarray
+_EMAIL_QUERY = (b"", b"?utm_medium=email&utm_campaign=")
+_REFERRER_ENDS = (b'"', b"&gclid=", b'-review"')
+_NOTHING = (b"",)
+LINES_PER_ARRAY = 16_384  # ~6.5 MB of lines: a batch's output in pieces, each freed once the sink has written it
 
 
 @dataclass
 class Lookup:
     """Per row, one entry of a small table of encoded values."""
 
-    table: list[bytes] | pa.Array
+    table: tuple[bytes, ...] | list[bytes] | pa.Array
     index: np.ndarray
 
 
-Part = Fixed | Lookup | pa.Array  # a binary array: one encoded value per row
+@dataclass
+class Run:
+    """Adjacent fixed-width pieces: one template row and the writers that fill in the rest."""
+
+    template: bytes
+    writers: list[tuple[int, Callable[[np.ndarray, int], None]]]
+
+
+Part = Run | Lookup | pa.Array  # a binary array: one encoded value per row
 
 
 def encode(value) -> bytes:
@@ -75,131 +61,133 @@ def _encoded(values: tuple) -> tuple[bytes, ...]:
 
 def lookup(values: tuple, index: np.ndarray) -> Lookup:
     """The JSON encoding of ``values[index]`` per row: one encode per distinct value, once per run."""
-    return Lookup(list(_encoded(values)), index)
+    return Lookup(_encoded(values), index)
 
 
 def binary(matrix: np.ndarray) -> pa.Array:
     n, width = matrix.shape
     offsets = np.arange(n + 1, dtype=np.int64) * width
-    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(matrix))])
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets),
+                                                       pa.py_buffer(np.ascontiguousarray(matrix))])
 
 
-def hex_digits(values: np.ndarray, digits: int) -> np.ndarray:
-    """(n, digits) lowercase hex of the low ``digits`` nibbles (an even number) of unsigned ints."""
-    octets = values.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - digits // 2:]
-    return _HEX_PAIRS[octets].view(np.uint8).reshape(len(values), digits)
+class Scratch:
+    """The fixed-width matrices a renderer fills batch after batch, one per template, and the key-joined lookup
+    tables it converts once: a new matrix per batch costs a fresh page per 4 KB on first touch."""
+
+    def __init__(self):
+        self.rows: dict[bytes, np.ndarray] = {}
+        self.tables: dict[tuple, tuple[object, pa.Array]] = {}
+
+    def fill(self, run: Run, n: int) -> np.ndarray:
+        rows = self.rows.get(run.template)
+        if rows is None or len(rows) < n:
+            rows = np.empty((max(n, 0 if rows is None else len(rows) * 5 // 4), len(run.template)), np.uint8)
+            rows[:] = np.frombuffer(run.template, np.uint8)
+            self.rows[run.template] = rows
+        rows = rows[:n]
+        for at, write in run.writers:
+            write(rows, at)
+        return rows
+
+    def table(self, table: tuple[bytes, ...] | list[bytes] | _Joined | pa.Array) -> pa.Array:
+        """A lookup table as a binary array: a per-batch array as it is, a run-long one (keys joined on) converted
+        once."""
+        if isinstance(table, pa.Array):
+            return table
+        prefix = suffix = b""
+        while isinstance(table, _Joined):
+            prefix, suffix, table = table.prefix + prefix, suffix + table.suffix, table.values
+        key = (id(table), prefix, suffix)
+        held = self.tables.get(key)
+        if held is None or held[0] is not table:  # held[0] keeps the table alive, so its id stays its own
+            held = self.tables[key] = (table, pa.array([prefix + v + suffix for v in table], pa.large_binary()))
+        return held[1]
 
 
-def _record(width: int, fields: dict[str, tuple[str, int]]) -> np.dtype:
-    """A packed row of ``width`` bytes with typed fields at byte offsets: a value written through a field is one
-    wide store per row, where a slice of a byte matrix is a loop over its bytes (2-3x slower here)."""
-    return np.dtype({"names": list(fields), "formats": [f for f, _ in fields.values()],
-                     "offsets": [o for _, o in fields.values()], "itemsize": width})
+def concat_rows(parts: list[Part], n: int, scratch: Scratch | None = None) -> pa.Array:
+    """Row i is the concatenation of every part's row i (see :func:`gather_rows`), as one array."""
+    if len(parts) == 1 and not isinstance(parts[0], (Lookup, Run)):
+        return parts[0]
+    return gather_rows(parts, n, scratch, n)[0]
 
 
-# Four hex digits for every 16-bit value, as one uint32: a 64-bit id is four lookups.
-_HEX4 = np.ascontiguousarray(np.frombuffer(b"0123456789abcdef", np.uint8)[
-    (np.arange(65536)[:, None] >> np.array([12, 8, 4, 0])) & 15]).view(np.uint32).ravel()
-_UUID = _record(38, {"q0": ("u1", 0), "a": ("u4", 1), "b": ("u4", 5), "d1": ("u1", 9), "c": ("u4", 10),
-                     "d2": ("u1", 14), "e": ("u4", 15), "d3": ("u1", 19), "f": ("u4", 20), "d4": ("u1", 24),
-                     "g": ("u4", 25), "h": ("u4", 29), "i": ("u4", 33), "q1": ("u1", 37)})
-_TIMESTAMP = _record(26, {"date": ("u8", 0), "day": ("u4", 8), "clock": ("u8", 12), "millis": ("u4", 20),
-                          "end": ("u2", 24)})
-_CLOCK8 = _CLOCK.view(np.uint64).ravel()
-_MILLIS4 = _MILLIS.view(np.uint32).ravel()
-
-
-def _quarters(values: np.ndarray) -> np.ndarray:
-    """(n, 4) 16-bit pieces of uint64s, most significant first."""
-    return values.astype("<u8", copy=False).view(np.uint16).reshape(-1, 4)[:, ::-1]
-
-
-def uuid4(hi: np.ndarray, lo: np.ndarray) -> Fixed:
-    """Quoted version-4 UUIDs from 128 random bits per row."""
-    hi = (hi & np.uint64(0xFFFFFFFFFFFF0FFF)) | np.uint64(0x4000)
-    lo = (lo & np.uint64(0x3FFFFFFFFFFFFFFF)) | np.uint64(0x8000000000000000)
-    h, low = _quarters(hi), _quarters(lo)
-    out = np.empty(len(hi), _UUID)
-    out["q0"] = out["q1"] = ord('"')
-    out["d1"] = out["d2"] = out["d3"] = out["d4"] = ord("-")
-    out["a"], out["b"], out["c"], out["e"] = (_HEX4[h[:, k]] for k in range(4))
-    out["f"], out["g"], out["h"], out["i"] = (_HEX4[low[:, k]] for k in range(4))
-    return Fixed(out.view(np.uint8).reshape(len(hi), 38))
-
-
-def timestamps(ms: np.ndarray) -> Fixed:
-    """Quoted ``"YYYY-MM-DDTHH:MM:SS.mmmZ"`` in UTC."""
-    day = ms // 86_400_000
-    first = int(day.min()) if len(ms) else 0
-    dates = np.frombuffer(b"".join(
-        datetime.fromtimestamp(d * 86_400, tz=timezone.utc).strftime('"%Y-%m-%dT').encode()
-        for d in range(first, int(day.max(initial=first)) + 1)), dtype=np.uint8).reshape(-1, 12)
-    in_day = ms - day * 86_400_000
-    seconds = in_day // 1000
-    out = np.empty(len(ms), _TIMESTAMP)
-    out["date"] = np.ascontiguousarray(dates[:, :8]).view(np.uint64).ravel()[day - first]
-    out["day"] = np.ascontiguousarray(dates[:, 8:]).view(np.uint32).ravel()[day - first]
-    out["clock"] = _CLOCK8[seconds]
-    out["millis"] = _MILLIS4[in_day - seconds * 1000]
-    out["end"] = np.frombuffer(b'Z"', np.uint16)[0]
-    return Fixed(out.view(np.uint8).reshape(len(ms), 26))
-
-
-def concat_rows(parts: list[Part], n: int) -> pa.Array:
+def gather_rows(parts: list[Part], n: int, scratch: Scratch | None, rows_per_array: int) -> list[pa.Array]:
     """Row i is the concatenation of every part's row i. One gather does it: the parts' values go in one array,
-    and taking them in row-major order lays each row's pieces end to end (join kernels are ~10x slower here)."""
-    arrays, columns, size = [], [], 0
-    for part in parts:
-        if isinstance(part, Fixed):
-            array, index = binary(part.matrix), np.arange(n)
-        elif isinstance(part, Lookup):
-            array = part.table if isinstance(part.table, pa.Array) else pa.array(part.table, pa.large_binary())
-            index = part.index
+    and taking them in row-major order lays each row's pieces end to end (join kernels are ~10x slower here).
+    The rows come back in arrays of ``rows_per_array``: a smaller array is freed sooner once sent, and a batch
+    never needs its whole output and its gather at once."""
+    scratch = scratch or Scratch()
+    k = len(parts)
+    arrays, index, size = [], np.empty((n, k), dtype=np.int64), 0
+    for j, part in enumerate(parts):
+        if isinstance(part, Lookup):
+            array = scratch.table(part.table)
+            np.add(part.index, np.int64(size), out=index[:, j])
         else:
-            array, index = part, np.arange(n)
+            array = binary(scratch.fill(part, n)) if isinstance(part, Run) else part
+            index[:, j] = np.arange(size, size + n)
         arrays.append(array)
-        columns.append(np.asarray(index, dtype=np.int64) + size)
         size += len(array)
-    if len(parts) == 1 and not isinstance(parts[0], Lookup):
-        return arrays[0]
-    gathered = pa.concat_arrays(arrays).take(pa.array(np.stack(columns, axis=1).ravel()))
-    offsets = np.frombuffer(gathered.buffers()[1], dtype=np.int64, count=len(gathered) + 1, offset=gathered.offset * 8)
-    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(np.ascontiguousarray(offsets[::len(parts)])),
-                                                  gathered.buffers()[2]])
+    if not n:
+        return [pa.array([], pa.large_binary())]
+    values, flat, out = pa.concat_arrays(arrays), index.ravel(), []
+    for at in range(0, n, rows_per_array):
+        rows = min(rows_per_array, n - at)
+        gathered = values.take(pa.array(flat[at * k : (at + rows) * k]))
+        offsets = np.frombuffer(gathered.buffers()[1], dtype=np.int64, count=len(gathered) + 1,
+                                offset=gathered.offset * 8)
+        out.append(pa.Array.from_buffers(pa.large_binary(), rows, [None, pa.py_buffer(offsets[::k].copy()),
+                                                                   gathered.buffers()[2]]))
+    return out
 
 
-def layout(fields: list[tuple[str, Part]], n: int, opening: bool, closing: bool) -> list[Part]:
+def layout(fields: list[tuple[str, Part | Fixed]], opening: bool, closing: bool) -> list[Part]:
     """``{"name":value,…}\n`` per row (or the middle of it). Keys go into the neighbouring piece: adjacent
-    fixed-width pieces become one matrix, and a key before a looked-up value goes into its table."""
+    fixed-width pieces become one run, and constant bytes next to a looked-up value go into its table."""
     parts: list[Part] = []
-    run: list[np.ndarray] = []
+    run: list[Fixed] = []
 
     def flush() -> None:
-        if run:
-            parts.append(Fixed(np.hstack(run)))
-            run.clear()
-
-    def constant(text: bytes) -> np.ndarray:
-        return np.broadcast_to(np.frombuffer(text, dtype=np.uint8), (n, len(text)))
+        if not run:
+            return
+        template = b"".join(f.template for f in run)
+        if all(f.write is None for f in run) and parts and isinstance(parts[-1], Lookup):
+            last = parts[-1]  # constant bytes only, after a looked-up value: into its table
+            parts[-1] = Lookup(_Joined(last.table, suffix=template), last.index)
+        else:
+            writers, at = [], 0
+            for f in run:
+                if f.write is not None:
+                    writers.append((at, f.write))
+                at += len(f.template)
+            parts.append(Run(template, writers))
+        run.clear()
 
     for i, (name, part) in enumerate(fields):
-        key = (b"{" if opening and i == 0 else b",") + encode(name) + b":"
-        if isinstance(part, Lookup) and not run:
-            parts.append(Lookup([key + v for v in part.table], part.index))
-            continue
-        run.append(constant(key))
+        run.append(Fixed((b"{" if opening and i == 0 else b",") + encode(name) + b":"))
         if isinstance(part, Fixed):
-            run.append(part.matrix)
+            run.append(part)
+        elif isinstance(part, Lookup) and all(f.write is None for f in run):
+            prefix = b"".join(f.template for f in run)  # keys before a looked-up value: into its table
+            run.clear()
+            parts.append(Lookup(_Joined(part.table, prefix=prefix), part.index))
         else:
             flush()
             parts.append(part)
     if closing:
-        if run or not parts or not isinstance(parts[-1], Lookup):
-            run.append(constant(b"}\n"))
-        else:
-            parts[-1] = Lookup([v + b"}\n" for v in parts[-1].table], parts[-1].index)
+        run.append(Fixed(b"}\n"))
     flush()
     return parts
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """A run-long table with constant bytes before and after each value (see :meth:`Scratch.table`)."""
+
+    values: tuple[bytes, ...] | list[bytes] | _Joined
+    prefix: bytes = b""
+    suffix: bytes = b""
 
 
 class Renderer:
@@ -216,14 +204,13 @@ class Renderer:
             assert encode(text)[1:-1].decode() == text, f"{text!r} needs JSON escaping; encode it per value"
         self.event_fields: dict[str, Callable[[Events], Part]] = {
             "event_id": lambda e: uuid4(e.id_hi, e.id_lo),
-            "schema_version": lambda e: Fixed(np.broadcast_to(np.frombuffer(encode(SCHEMA_VERSION), np.uint8),
-                                                              (len(e), len(encode(SCHEMA_VERSION))))),
+            "schema_version": lambda e: Fixed(encode(SCHEMA_VERSION)),
             "timestamp": lambda e: timestamps(e.ts),
             "event_type": lambda e: Lookup(self._kind_page, e.kind.astype(np.int64) * len(pages) + e.page),
             "product_id": lambda e: Lookup(self._products, e.product + 1),
         }
         self.session_fields: dict[str, Callable[[Sessions], Part]] = {
-            "user_id": self._user_ids,
+            "user_id": lambda s: user_ids(s.user_id),
             "session_id": lambda s: uuid4(s.id_hi, s.id_lo),
             "device_type": lambda s: lookup(sim.devices, s.device),
             "browser": lambda s: lookup(sim.browsers, s.browser),
@@ -241,38 +228,38 @@ class Renderer:
         self._quantities = [b',"quantity":' + str(q).encode() + b',"currency":' + currency
                             for q in range(int(sim.quantities.max()) + 1)]
         assert COMMERCE_FIELDS == ("order_id", "price", "quantity", "currency"), "render the new commerce field"
-
-    def _user_ids(self, s: Sessions) -> Fixed:
-        out = np.empty((len(s.user_id), 16), dtype=np.uint8)
-        out[:, 0] = out[:, 15] = ord('"')
-        out[:, 1], out[:, 2] = ord("u"), ord("_")
-        q = _quarters(s.user_id)
-        out[:, 3:15] = np.stack([_HEX4[q[:, k]] for k in (1, 2, 3)], axis=1).view(np.uint8)
-        return Fixed(out)
-
-    def _referrers(self, s: Sessions) -> pa.Array:
-        """By channel: none, a search engine's results or ad click, a social site, a mail link, another site."""
-        sim, p, n = self.sim, self.sim.pools, len(s.channel)
-        channel = np.array(sim.channels)[s.channel]
+        # Referrers: a head per site by channel (each channel's options in a row), then the search term and tags.
         sites = {"organic_search": [f"{e}search?q=" for e in SEARCH_ENGINES],
                  "paid_search": [f"{e}aclk?q=" for e in SEARCH_ENGINES], "social": list(SOCIAL_SITES),
                  "email": [EMAIL_LINK], "referral": list(p.referral_sites)}
-        heads, head = [], np.zeros(n, dtype=np.int64)
+        # Channels by code (comparing codes, not names: string arrays compare ~10x slower); -1 for one not drawn.
+        self._channel_code = {name: -1 for name in ("direct", *sites)} | {c: i for i, c in enumerate(sim.channels)}
+        self._referrer_heads, self._heads = {}, []
         for name, options in sites.items():
-            at = channel == name
-            head[at] = len(heads) + s.site[at] % len(options)
-            heads.extend(options)
+            self._referrer_heads[name] = (len(self._heads), len(options))
+            self._heads.extend(b'"' + h.encode() for h in options)
+        self._terms = [t.encode() for t in p.search_terms]
+        self._scratch = Scratch()
+
+    def _referrers(self, s: Sessions) -> pa.Array:
+        """By channel: none, a search engine's results or ad click, a social site, a mail link, another site."""
+        n = len(s.channel)
+        channel, code = s.channel, self._channel_code
+        head = np.zeros(n, dtype=np.int64)
+        for name, (first, count) in self._referrer_heads.items():
+            at = channel == code[name]
+            head[at] = first + s.site[at] % count
         empty = pa.scalar(b"", pa.large_binary())
-        email, paid, direct = channel == "email", channel == "paid_search", channel == "direct"
+        email, paid, direct = channel == code["email"], channel == code["paid_search"], channel == code["direct"]
         text = concat_rows([
-            Lookup([b'"' + h.encode() for h in heads], head),
+            Lookup(self._heads, head),
             pc.if_else(pa.array(email), binary(hex_digits(s.tag, 8)), empty),
-            Lookup([b"", b"?utm_medium=email&utm_campaign="], email.astype(np.int8)),
-            Lookup([t.encode() for t in p.search_terms], s.term),
-            Lookup([b'"', b'&gclid=', b'-review"'], np.select([paid, channel == "referral"], [1, 2], 0)),
+            Lookup(_EMAIL_QUERY, email.astype(np.int8)),
+            Lookup(self._terms, s.term),
+            Lookup(_REFERRER_ENDS, np.select([paid, channel == code["referral"]], [1, 2], 0)),
             pc.if_else(pa.array(paid), binary(np.hstack((hex_digits(s.tag, 10), np.full((n, 1), ord('"'), np.uint8)))),
                        empty),
-        ], n)
+        ], n, self._scratch)
         return pc.if_else(pa.array(direct), pa.scalar(b"null", pa.large_binary()), text)
 
     def _commerce(self, e: Events) -> Lookup:
@@ -283,7 +270,7 @@ class Renderer:
         index = np.zeros(len(e), dtype=np.int64)
         index[rows] = np.arange(1, m + 1)
         if not m:
-            return Lookup([b""], index)
+            return Lookup(_NOTHING, index)
         order = np.empty((m, 27), dtype=np.uint8)
         order[:, :14] = np.frombuffer(b',"order_id":"o', np.uint8)
         order[:, 14:26] = hex_digits(e.order[rows], 12)
@@ -293,17 +280,18 @@ class Renderer:
             pc.if_else(pa.array(purchase), binary(order), pa.scalar(b"", pa.large_binary())),
             Lookup(self._prices, e.product[rows]),
             Lookup(self._quantities, e.quantity[rows]),
-        ], m)
+        ], m, self._scratch)
         return Lookup(pa.concat_arrays([pa.array([b""], pa.large_binary()), text]), index)
 
     def session_tails(self, s: Sessions) -> pa.Array:
         """``,"user_id":…,"user_type":…}\\n``: the part of a line every event of the session shares."""
         fields = [(name, make(s)) for name, make in self.session_fields.items()]
-        return concat_rows(layout(fields, len(s.start), False, True), len(s.start))
+        return concat_rows(layout(fields, False, True), len(s.start), self._scratch)
 
-    def lines(self, e: Events, tails: pa.Array) -> pa.Array:
-        """One NDJSON line per event, newline included; ``tails`` are the batch's :meth:`session_tails`."""
+    def lines(self, e: Events, tails: pa.Array) -> list[pa.Array]:
+        """One NDJSON line per event, newline included, in arrays of at most :data:`LINES_PER_ARRAY`; ``tails`` are
+        the batch's :meth:`session_tails`."""
         # event_type's piece carries ',"page":…' too, so no key is written for page.
         fields = [(name, make(e)) for name, make in self.event_fields.items()]
-        return concat_rows([*layout(fields, len(e), True, False), self._commerce(e), Lookup(tails, e.session)],
-                           len(e))
+        return gather_rows([*layout(fields, True, False), self._commerce(e), Lookup(tails, e.session)], len(e),
+                           self._scratch, LINES_PER_ARRAY)

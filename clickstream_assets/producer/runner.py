@@ -12,7 +12,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -66,19 +66,24 @@ class Producer:
         self.last_ms: int | None = None
         self.orders = OrderTally(sim)  # what was planted: the revenue models must measure it back
 
-    def add(self, sessions: Sessions, events: Events) -> None:
-        """Queue a batch's events (and the mess made from them) by arrival slot."""
-        n = len(events)
+    def add(self, sessions: Sessions, events: Events, keep: np.ndarray | None = None) -> None:
+        """Queue a batch's events (only the rows ``keep`` when given) and the mess made from them, by arrival slot.
+        The rows kept and their arrival order are taken in one gather, not a copy of the batch for each."""
+        mess = self.mess
+        if keep is not None and (mess.late_rate or mess.duplicate_rate or mess.malformed_rate or mess.future_rate):
+            events, keep = events.take(keep), None  # the mess below copies and shifts rows of the kept events
+        ts, session = (events.ts, events.session) if keep is None else (events.ts[keep], events.session[keep])
+        n = len(ts)
         if not n:
             return
         self.produced += n
-        self.sessions += int(np.count_nonzero(np.bincount(events.session)))
-        self.orders.count(events)
-        low, high = int(events.ts.min()), int(events.ts.max())
+        self.sessions += int(np.count_nonzero(np.bincount(session)))
+        self.orders.count(events, keep)
+        low, high = int(ts.min()), int(ts.max())
         self.first_ms = low if self.first_ms is None else min(self.first_ms, low)
         self.last_ms = high if self.last_ms is None else max(self.last_ms, high)
-        arrival = events.ts + sessions.delay[events.session]
-        rng, mess, counts = self.rng, self.mess, self.sim.counts
+        arrival = ts + sessions.delay[session]
+        rng, counts = self.rng, self.sim.counts
         tails = self.renderer.session_tails(sessions)
         batches, arrivals = [events], [arrival]
         if mess.late_rate:
@@ -106,8 +111,12 @@ class Producer:
             events = Events(*(np.concatenate([getattr(b, f) for b in batches]) for f in Events.__dataclass_fields__))
             arrival = np.concatenate(arrivals)
         slots = self._slots(arrival)
-        order = np.argsort(slots, kind="stable")
-        self.pending.append((self.renderer.lines(events.take(order), tails), slots[order]))
+        order = _stable_order(slots)
+        rows, slots = order if keep is None else keep[order], slots[order]
+        at = 0
+        for lines in self.renderer.lines(events.take(rows), tails):
+            self.pending.append((lines, slots[at : at + len(lines)]))
+            at += len(lines)
 
     def _slots(self, arrival: np.ndarray) -> np.ndarray:
         if self.cap_ms is not None:
@@ -118,7 +127,7 @@ class Producer:
         rng, counts = self.corrupt_rng, self.sim.counts
         kinds = sorted(counts.malformed)
         broken = []
-        for line in self.renderer.lines(events, tails).to_pylist():
+        for line in (line for lines in self.renderer.lines(events, tails) for line in lines.to_pylist()):
             kind = rng.choice(kinds)
             broken.append(corrupt(line[:-1].decode(), kind, rng).encode() + b"\n")
             counts.malformed[kind] += 1
@@ -131,7 +140,7 @@ class Producer:
         pieces = [(lines, slots, *_line_buffers(lines)) for lines, slots in self.pending]
         due = [slots if before_slot is None else slots[: np.searchsorted(slots, before_slot)]
                for _, slots, _, _ in pieces]
-        release = np.unique(np.concatenate(due)) if due else np.empty(0, dtype=np.int64)
+        release = _distinct(np.concatenate(due)) if due else np.empty(0, dtype=np.int64)
         bounds = [np.searchsorted(slots, release).tolist() + [len(d)] for (_, slots, _, _), d in zip(pieces, due)]
         for k, slot in enumerate(release.tolist()):
             parts, lengths = [], []
@@ -156,6 +165,24 @@ class Producer:
             order = np.argsort(slots, kind="stable")
             rest = [(pa.concat_arrays([lines for lines, _ in rest]).take(pa.array(order)), slots[order])]
         self.pending = rest
+
+
+def _stable_order(slots: np.ndarray) -> np.ndarray:
+    """``argsort(slots, kind="stable")``; slots a batch spans fit 16 bits as offsets from the first, and numpy sorts
+    16-bit keys by radix, in linear time (~4x faster here than the merge sort int64 keys get)."""
+    if len(slots) and int(slots.max()) - int(slots.min()) < 1 << 16:
+        return np.argsort((slots - slots.min()).astype(np.uint16), kind="stable")
+    return np.argsort(slots, kind="stable")
+
+
+def _distinct(slots: np.ndarray) -> np.ndarray:
+    """``np.unique(slots)`` by counting, for the few thousand slots (minutes, seconds) a release spans."""
+    if not len(slots):
+        return slots
+    low = int(slots.min())
+    if int(slots.max()) - low >= 1 << 20:
+        return np.unique(slots)
+    return np.flatnonzero(np.bincount(slots - low)) + low
 
 
 def corrupt(line: str, kind: str, rng: random.Random) -> str:
@@ -183,22 +210,24 @@ def corrupt(line: str, kind: str, rng: random.Random) -> str:
 
 
 def _exactly(batches: list[tuple[Sessions, Events]], quota: int,
-             rng: np.random.Generator) -> list[tuple[Sessions, Events]]:
+             rng: np.random.Generator) -> Iterator[tuple[Sessions, Events, np.ndarray]]:
     """Visits in a random order until ``quota`` events: a visit is kept whole or left out, and the last one taken
-    ends early (a prefix of a visit is still a visit)."""
+    ends early (a prefix of a visit is still a visit). Yields each batch with the rows it keeps, emptying
+    ``batches`` as it goes so a batch's columns are freed once rendered."""
     sizes = [np.bincount(events.session, minlength=len(sessions.start)) for sessions, events in batches]
     every = np.concatenate(sizes)
     rank = np.argsort(rng.random(len(every)))
     before = np.cumsum(every[rank]) - every[rank]
     allowance = np.empty_like(every)
     allowance[rank] = np.clip(quota - before, 0, None)
-    kept, offset = [], 0
-    for (sessions, events), size in zip(batches, sizes):
+    offset = 0
+    batches.reverse()
+    for size in sizes:
+        sessions, events = batches.pop()
         limit = allowance[offset : offset + len(size)][events.session]
         position = np.arange(len(events)) - (np.cumsum(size) - size)[events.session]
-        kept.append((sessions, events.take(np.flatnonzero(position < limit))))
+        yield sessions, events, np.flatnonzero(position < limit)
         offset += len(size)
-    return kept
 
 
 def _deliver(mode: str, seed: int, producer: Producer, sink: Sink, started: float,
@@ -263,8 +292,8 @@ def produce_historical(
                 batches = [sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, end_ms=end_ms)
                            for at in range(0, count, BATCH_SESSIONS)]
                 spare *= 1.25
-            for sessions, events in _exactly(batches, quota, producer.rng):
-                producer.add(sessions, events)
+            for sessions, events, keep in _exactly(batches, quota, producer.rng):
+                producer.add(sessions, events, keep)
                 producer.release(int(sessions.start[-1]) // HISTORICAL_SLOT_MS)
                 if progress:
                     progress(producer.produced, total)
@@ -331,8 +360,8 @@ def produce_live(
             sessions, events = sim.batch(starts[at : at + BATCH_SESSIONS], 2**62, begin_ms=start_ms, end_ms=end_ms)
             batches.append((sessions, events))
             made += len(events)
-    for sessions, events in _exactly(batches, quota, producer.rng):
-        producer.add(sessions, events)
+    for sessions, events, keep in _exactly(batches, quota, producer.rng):
+        producer.add(sessions, events, keep)
 
     summary = _deliver("live", seed, producer, sink, started, lambda: producer.release(None, pace=True))
     summary.parameters = {"rate": rate, "duration": duration, "seed_offset": seed_offset, **mess.__dict__}

@@ -16,9 +16,10 @@ class OrderTally:
         self.sim = sim
         self.orders = self.value_cents = self.purchasing_sessions = self.reordering_sessions = 0
 
-    def count(self, events: Events) -> None:
-        """Add a batch's purchase lines: a batch holds whole visits, so no order spans two batches."""
-        lines = np.flatnonzero(events.kind == PURCHASE)
+    def count(self, events: Events, rows: np.ndarray | None = None) -> None:
+        """Add a batch's purchase lines (among ``rows`` when given): a batch holds whole visits, so no order spans
+        two batches."""
+        lines = np.flatnonzero(events.kind == PURCHASE) if rows is None else rows[events.kind[rows] == PURCHASE]
         if not len(lines):
             return
         self.value_cents += int((self.sim.price_cents[events.product[lines]] * events.quantity[lines]).sum())
