@@ -121,6 +121,24 @@ def clean(warehouse: Path, days: int) -> dict:
             "reconciles": all(d.reconciles for d in built.ledgers)}
 
 
+def copy_reference(warehouse: Path) -> dict:
+    """The reference for raw -> clean: a plain DuckDB ``read_json`` of the same raw objects into zstd Parquet, with
+    no classification, provenance, dedup or manifests, on the same threads our engine gets."""
+    import tempfile
+
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 2})
+    files = str(warehouse / "raw" / "events" / "**" / "*")
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        con.execute(f"COPY (SELECT * FROM read_json('{files}', format = 'newline_delimited')) "
+                    f"TO '{out}/events.parquet' (FORMAT parquet, COMPRESSION zstd)")
+        seconds = time.perf_counter() - started
+        rows = con.execute(f"SELECT count(*) FROM '{out}/events.parquet'").fetchone()[0]
+    return {"rows": rows, "seconds": seconds, "events_per_s": rows / seconds}
+
+
 def models(warehouse: Path, days: int) -> dict:
     from clickstream_assets.defs.glue.tables import register
     from clickstream_assets.defs.processed.models import MODELS
@@ -161,7 +179,7 @@ def models(warehouse: Path, days: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("phase", choices=["produce", "produce-discard", "firehose", "firehose-plain", "clean",
-                                          "models"])
+                                          "copy-reference", "models"])
     parser.add_argument("--warehouse", type=Path)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=1)
@@ -174,6 +192,8 @@ def main() -> None:
         result = firehose(args.events, aggregate=args.phase == "firehose")
     elif args.phase == "clean":
         result = clean(args.warehouse, args.days)
+    elif args.phase == "copy-reference":
+        result = copy_reference(args.warehouse)
     else:
         result = models(args.warehouse, args.days)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)

@@ -58,6 +58,6 @@ def clean_events_lineage() -> dg.TableColumnLineage:
     for column in _columns("events"):
         field = "timestamp" if column == "event_ts" else column
         if field in raw:
-            deps[column] = [dg.TableColumnDep(asset_key=dg.AssetKey(["glue", "raw_events"]), column_name=field)]
-    deps["dt"] = [dg.TableColumnDep(asset_key=dg.AssetKey(["glue", "raw_events"]), column_name="timestamp")]
+            deps[column] = [dg.TableColumnDep(asset_key=dg.AssetKey(["raw", "events"]), column_name=field)]
+    deps["dt"] = [dg.TableColumnDep(asset_key=dg.AssetKey(["raw", "events"]), column_name="timestamp")]
     return dg.TableColumnLineage(deps_by_column=deps)

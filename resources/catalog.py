@@ -364,10 +364,14 @@ class GlueCatalog(Catalog):
         return [retired] if retired else []
 
     def partitions(self, name: str) -> list[str]:
+        """The table's registered partition values; none for a table not created yet (as locally)."""
         glue = self._glue()
         found = []
-        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=self.database, TableName=name):
-            found.extend(p["Values"][0] for p in page["Partitions"])
+        try:
+            for page in glue.get_paginator("get_partitions").paginate(DatabaseName=self.database, TableName=name):
+                found.extend(p["Values"][0] for p in page["Partitions"])
+        except glue.exceptions.EntityNotFoundException:
+            return []
         return sorted(found)
 
 

@@ -126,7 +126,7 @@ def test_column_lineage_runs_from_raw_fields_to_dataset_columns(built):
     assert [(d.asset_key.to_user_string(), d.column_name) for d in channel] == [("processed/events", "referrer_url")]
     events = latest("processed", "events")
     assert events.deps_by_column["event_ts"][0].column_name == "timestamp"
-    assert events.deps_by_column["event_ts"][0].asset_key == dg.AssetKey(["glue", "raw_events"])
+    assert events.deps_by_column["event_ts"][0].asset_key == dg.AssetKey(["raw", "events"])
     funnel = latest("processed", "funnel_daily")
     assert {d.column_name for d in funnel.deps_by_column["checkout"]} == {"checkout_at"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.ui import DAYS, browser, build_warehouse, dagster_ui, graphql
 
-CHAIN = ["raw/events", "glue/raw_events", "processed/events", "processed/sessions", "glue/sessions",
+CHAIN = ["raw/events", "processed/events", "processed/sessions", "glue/sessions",
          "quicksight/sessions", "quicksight/dashboard"]
 
 

@@ -46,7 +46,7 @@ def test_firehose_faults_lose_nothing_and_leave_no_duplicate(aws, failure_rate):
     resources = build_resources("aws")
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.ephemeral()
-    sealed = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
+    sealed = run_assets(defs, instance, [["raw", "events"]],
                          (now - timedelta(hours=1)).date().isoformat(),
                          now.date().isoformat())
     built = run_assets(defs, instance, [["processed", "events"], ["processed", "quarantine"]],

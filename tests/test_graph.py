@@ -34,11 +34,11 @@ def test_raw_is_partitioned_by_arrival_day_and_the_built_data_by_event_day(defs)
         return "" if partitions is None else partitions.get_cron_schedule()
 
     # Both daily: raw by the day objects arrived (sealed hour by hour inside), the rest by the day events happened.
-    assert calendar("raw/events") == calendar("glue/raw_events") == "0 0 * * *"
+    assert calendar("raw/events") == "0 0 * * *"
     assert calendar("processed/events") == calendar("processed/sessions") == "0 0 * * *"
     assert calendar("processed/retention_weekly") == calendar("quicksight/dashboard") == ""
     # A processed table's catalog asset is its definition; the writes register its partitions.
-    assert calendar("glue/events") == calendar("glue/sessions") == ""
+    assert calendar("glue/raw_events") == calendar("glue/events") == calendar("glue/sessions") == ""
 
 
 def test_the_checks_users_rely_on_are_there_and_block_bad_events(defs):
@@ -57,11 +57,11 @@ def test_the_dashboard_is_downstream_of_raw_through_every_layer(defs):
     path, key = [], dg.AssetKey(["quicksight", "dashboard"])
     # Walk up from the dashboard through sessions to raw: each step is a real dependency.
     for parent in (["quicksight", "sessions"], ["glue", "sessions"], ["processed", "sessions"],
-                   ["processed", "events"], ["glue", "raw_events"], ["raw", "events"]):
+                   ["processed", "events"], ["raw", "events"]):
         assert dg.AssetKey(parent) in graph.get(key).parent_keys, f"{parent} is not upstream of {key}"
         path.append(key)
         key = dg.AssetKey(parent)
-    assert key == dg.AssetKey(["raw", "events"]) and len(path) == 6
+    assert key == dg.AssetKey(["raw", "events"]) and len(path) == 5
 
 
 def test_the_run_plan_covers_every_asset_once_and_each_step_is_a_job(defs):

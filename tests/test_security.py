@@ -57,7 +57,7 @@ def test_no_credentials_in_logs_or_materialization_metadata(aws, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     defs = build_definitions(build_resources("aws"))
     now = datetime.now(timezone.utc)
-    outcome = run_assets(defs, instance, [["raw", "events"], ["glue", "raw_events"]],
+    outcome = run_assets(defs, instance, [["raw", "events"]],
                           (now - timedelta(hours=1)).date().isoformat(),
                           now.date().isoformat())
     assert outcome.success, outcome.error

@@ -1,6 +1,6 @@
 """The run plan: four steps take sealed raw objects to the dashboard, one run each, whatever the number of days.
 
-1. seal arrival days (raw/events and its catalog table), over a range of days;
+1. seal arrival days (raw/events), over a range of days;
 2. build event days: clean events, quarantine and every daily model, over a range of days;
 3. rebuild the whole (unpartitioned) tables over all days and keep the catalog's table definitions in step;
 4. publish the datasets and the dashboard.
@@ -24,13 +24,13 @@ def _keys(*paths: list[str]) -> tuple[dg.AssetKey, ...]:
     return tuple(dg.AssetKey(p) for p in paths)
 
 
-SEAL_KEYS = _keys(["raw", "events"], ["glue", "raw_events"])
+SEAL_KEYS = _keys(["raw", "events"])
 # What the arrival sensor builds for a day its records land in; the models follow by automation.
 EVENT_DAY_KEYS = _keys(["processed", "events"], ["processed", "quarantine"])
 MODEL_DAY_KEYS = _keys(*[["processed", m.name] for m in MODELS if m.partitioned])
 # Unpartitioned assets run apart from the daily ones: in a run over a range of days, Dagster plans every asset of
 # the run once per day of the range, whole tables included.
-WHOLE_KEYS = _keys(["glue", "events"], ["glue", "quarantine"],
+WHOLE_KEYS = _keys(["glue", "raw_events"], ["glue", "events"], ["glue", "quarantine"],
                    *[["glue", m.name] for m in MODELS if m.partitioned],
                    *[[layer, m.name] for m in MODELS if not m.partitioned for layer in ("processed", "glue")],
                    ["processed", "completeness"])
@@ -62,7 +62,7 @@ class Step:
 
 
 SEAL = Step("seal arrival days", "seal_days", SEAL_KEYS, daily_arrival,
-            "Seal the arrival hours of arrival days (those whose objects changed) and register them in the catalog.")
+            "Seal the arrival hours of arrival days (those whose objects changed).")
 BUILD_DAYS = Step("build event days", "build_days", EVENT_DAY_KEYS + MODEL_DAY_KEYS, daily_event,
                   "Clean events, quarantine and the daily models for event days (late records included); their "
                   "partitions are registered in the catalog as they are written.")

@@ -3,7 +3,7 @@
 A processed table's partitions are registered by the write that makes them (the engine switches or adds them as
 it writes, so a partition is visible once whole), so its catalog asset is the table's definition, not partitioned:
 a half-year backfill would otherwise record every table's every day twice in Dagster's event log. The raw tables
-register the hours their arrival days sealed."""
+register the hours sealing took."""
 
 
 from collections.abc import Sequence
@@ -13,7 +13,6 @@ import dagster as dg
 from clickstream_assets import automation
 from clickstream_assets.ledger import read_manifests
 from clickstream_assets.lineage import passthrough
-from clickstream_assets.partitions import daily_arrival
 from resources.catalog import Catalog, load_ddl
 from resources.storage import Storage
 
@@ -42,15 +41,14 @@ def register(catalog: Catalog, storage: Storage, tables: Sequence[str], values: 
     key=["glue", "raw_events"],
     group_name="glue",
     kinds={"glue"},
-    partitions_def=daily_arrival,
     deps=[dg.AssetDep(["raw", "events"])],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=automation.over_days(),
 )
-def glue_raw_events(context: dg.AssetExecutionContext, catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
+def glue_raw_events(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
     """Catalog tables over the raw layer: ``raw_events`` (the JSON as delivered, for ad-hoc queries) and
-    ``staged_events`` (every line classified), with one partition per sealed arrival hour of the days."""
-    hours = sorted(read_manifests(storage, list(context.partition_keys)))
+    ``staged_events`` (every line classified), with one partition per sealed arrival hour. Sealing registers the
+    staged hours as it writes them; this adds the raw hours not registered yet."""
+    hours = sorted(set(read_manifests(storage)) - set(catalog.partitions("raw_events")))
     metadata = register(catalog, storage, ["raw_events", "staged_events"], hours)
     metadata["dagster/column_schema"] = metadata["raw_events_columns"]
     return dg.MaterializeResult(metadata=metadata)

@@ -83,7 +83,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             group_name="processed",
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
-            deps=[dg.AssetDep(["glue", "raw_events"])],
+            deps=[dg.AssetDep(["raw", "events"])],
             freshness_policy=policy("processed", "events"),
             description=(
                 "Clean events, one Parquet file per UTC day: every sealed record that passed the contract, typed, "
@@ -98,7 +98,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             group_name="processed",
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
-            deps=[dg.AssetDep(["glue", "raw_events"])],
+            deps=[dg.AssetDep(["raw", "events"])],
             description=(
                 "Records that failed the contract, never dropped: reason code, raw text, source object and line. "
                 "Malformed lines belong to the day they arrived."
