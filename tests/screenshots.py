@@ -32,7 +32,7 @@ def main() -> None:
         with dagster_ui(warehouse) as url, browser(chromium) as b:
             page = b.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"{url}/assets/quicksight/dashboard?view=lineage&lineageScope=upstream&lineageDepth=12")
-            page.wait_for_selector("text=raw_events", timeout=60_000)
+            page.wait_for_selector("text=retention_weekly", timeout=60_000)
             page.wait_for_load_state("networkidle")
             time.sleep(2)
             page.screenshot(path=str(docs / "lineage.png"))
