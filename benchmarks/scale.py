@@ -192,10 +192,12 @@ far inside Glue's 10 million partitions per table and its free first million obj
 
 ## Dagster runs a day
 
-- Sealing: the arrival sensor requests one run per contiguous block of closed hours; live, that is ~24 runs a day.
+- Sealing: the arrival sensor requests one run per block of arrival days holding closed hours whose objects changed
+  (a run re-stages only those hours); live, that is ~24 runs a day, each recording one `raw/events` partition.
 - Event days: the latest day follows sealing by declarative automation; older days are re-requested by the arrival
   sensor only when late records reach them (~1-7 a day, one run each, whatever the day's size).
-- Models, catalog tables, datasets, dashboard: automation, a few runs a day.
+- Models, catalog tables, datasets, dashboard: automation, a few runs a day. Catalog tables are unpartitioned
+  (their partitions are registered by the writes), so Dagster records a day once per dataset, not twice.
 - Freshness checks: every 5 minutes, 288 light runs.
 - Partition work is range-aware (`BackfillPolicy.single_run()`): a 30-day backfill is one run, not 30.
 
