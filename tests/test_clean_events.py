@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +14,7 @@ from clickstream_assets.ledger import read_ledgers, read_manifests, stale_days
 from clickstream_assets.producer.simulator import Mess
 from resources.catalog import load_ddl
 from resources.sql import check_params
-from tests.pipeline import Pipeline, hold_back, raw_lines
+from tests.pipeline import Pipeline, hold_back, land, raw_lines
 
 START = date(2026, 11, 2)
 MESS = Mess(duplicate_rate=0.02, malformed_rate=0.01, late_rate=0.02, future_rate=0.005)
@@ -119,6 +119,30 @@ def test_late_records_mark_their_day_stale_and_a_rebuild_takes_them_in(tmp_path)
     }
     assert early < full == len(produced_on_day)
     assert read_ledgers(storage)["2026-11-02"].late > 0 and summary.injected_late > 0
+
+
+def test_sealing_a_day_again_restages_only_the_hours_that_changed(tmp_path):
+    from clickstream_assets.sealing import arrival_hour_of, raw_objects, seal_days
+
+    pipeline = Pipeline(tmp_path / "w")
+    pipeline.produce(START, 1, 2_000)
+    storage, engine = pipeline.resources["storage"], pipeline.resources["engine"]
+    with_objects = {h for o in raw_objects(storage) if (h := arrival_hour_of(storage, o.key)).startswith("2026-11-02")}
+    first = seal_days(storage, engine, ["2026-11-02"], "2026-11-01")
+    # Only hours that hold objects are sealed; the day's other hours cost nothing.
+    assert {m.arrival_hour for m in first.manifests} == with_objects and first.unchanged == []
+    records = sum(m.records for m in first.manifests)
+    staged = {p.name: p.stat().st_mtime_ns for p in (pipeline.warehouse / "processed").rglob("*.parquet")}
+    again = seal_days(storage, engine, ["2026-11-02"], "2026-11-01")
+    assert again.manifests == [] and set(again.unchanged) == with_objects
+    assert {p.name: p.stat().st_mtime_ns for p in (pipeline.warehouse / "processed").rglob("*.parquet")} == staged
+    land(pipeline.warehouse, datetime(2026, 11, 2, 14, 30, tzinfo=timezone.utc))
+    late = seal_days(storage, engine, ["2026-11-02"], "2026-11-01")
+    assert [m.arrival_hour for m in late.manifests] == ["2026-11-02-14"]
+    assert sum(m.records for m in read_manifests(storage).values()) == records + 3
+    # Other classification rules: every hour of the day is re-staged under them.
+    stricter = seal_days(storage, engine, ["2026-11-02"], "2026-11-01", max_event_age_days=7)
+    assert {m.arrival_hour for m in stricter.manifests} == with_objects | {"2026-11-02-14"}
 
 
 @pytest.mark.parametrize("bad", ["2026-11-02'; DROP TABLE events; --", "2026-13-45", "1 OR 1=1", ""])
