@@ -164,6 +164,8 @@ class DuckDBEngine(Engine):
     threads: int = 2
     # DuckDB spills past this to <warehouse>/tmp, so a 5M-event day stays well under 2 GB of RAM.
     memory_limit: str = "1GB"
+    # Off when this engine writes for Athena's (in-memory sealing): Athena then switches Glue's partitions itself.
+    registers_writes: bool = True
 
     def _connect(self):
         import duckdb
@@ -318,9 +320,10 @@ class DuckDBEngine(Engine):
                 result.partitions[value] = PartitionWrite(counts.get(value, 0), size, uri)
             # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
             # switch Glue's. Queries that name no partitions read the ones registered.
-            self.catalog.ensure_table(table)
-            if not whole:
-                self.catalog.add_partitions(target, values)
+            if self.registers_writes:
+                self.catalog.ensure_table(table)
+                if not whole:
+                    self.catalog.add_partitions(target, values)
             stats.rows = sum(counts.values())
         finally:
             con.close()

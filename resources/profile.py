@@ -92,7 +92,7 @@ def build_resources(profile: str | None = None, warehouse: Path | None = None) -
         storage = S3Storage(raw_bucket=names["raw_bucket"], processed_bucket=names["processed_bucket"],
                             region=region, endpoint_url=endpoint, raw_prefix=names["raw_prefix"])
         catalog = GlueCatalog(database=names["database"], region=region, endpoint_url=endpoint)
-        local_engine = DuckDBEngine(storage=storage, catalog=catalog)
+        local_engine = DuckDBEngine(storage=storage, catalog=catalog, registers_writes=names["engine"] == "duckdb")
         engine = local_engine if names["engine"] == "duckdb" else AthenaEngine(
             storage=storage, catalog=catalog, local=local_engine, database=names["database"],
             workgroup=names["workgroup"], output_location=names["athena_output"], region=region,

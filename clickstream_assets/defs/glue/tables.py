@@ -49,7 +49,7 @@ def glue_raw_events(catalog: Catalog, storage: Storage) -> dg.MaterializeResult:
     ``staged_events`` (every line classified), with one partition per sealed arrival hour. Sealing registers the
     staged hours as it writes them; this adds the raw hours not registered yet."""
     hours = sorted(set(read_manifests(storage)) - set(catalog.partitions("raw_events")))
-    metadata = register(catalog, storage, ["raw_events", "staged_events"], hours)
+    metadata = {**register(catalog, storage, ["raw_events"], hours), **register(catalog, storage, ["staged_events"], [])}
     metadata["dagster/column_schema"] = metadata["raw_events_columns"]
     return dg.MaterializeResult(metadata=metadata)
 

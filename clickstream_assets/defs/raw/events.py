@@ -40,12 +40,12 @@ def raw_events(
     hours whose objects changed (or whose classification rules did), each replaced whole; hours that never held an
     object cost nothing.
     """
-    result = seal_days(storage, engine, list(context.partition_keys), CALENDAR_START, log=context.log.info,
+    days = list(context.partition_keys)
+    result = seal_days(storage, engine, days, CALENDAR_START, log=context.log.info,
                        max_event_age_days=settings.max_event_age_days)
     # When a run seals a few days, each day's own figures go on its partition page as an observation (the
     # materialization's metadata covers the whole run). Each event costs a write to the instance (~10 ms on
     # SQLite), so a backfill over months leaves the per-day figures to the manifests.
-    days = list(context.partition_keys)
     if 1 < len(days) <= OBSERVED_DAYS:
         for day in days:
             sealed = [m for m in result.manifests if m.arrival_hour.startswith(day)]
