@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import itertools
 import json
 import re
 import zlib
@@ -21,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from clickstream_assets.ledger import SealManifest, now_iso, read_manifests, write_manifest
 from clickstream_assets.partitions import hours_of_day
@@ -32,14 +31,16 @@ from resources.sql import load_sql
 from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 128 * 1024 * 1024
+# Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
+LINES_PER_BATCH = 32_768
 OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
 
 LINES_SCHEMA = pa.schema(
     [
-        ("source_object", pa.string()),
+        ("source_object", pa.dictionary(pa.int32(), pa.string())),
         ("line_number", pa.int64()),
         ("line", pa.large_string()),
-        ("arrival_hour", pa.string()),
+        ("arrival_hour", pa.dictionary(pa.int32(), pa.string())),
         ("arrival_ts", pa.timestamp("us")),
     ]
 )
@@ -107,42 +108,55 @@ def arrival_of(key: str) -> datetime:
     return datetime.strptime(match.group(1), "%Y-%m-%d-%H-%M-%S")
 
 
-def _line_array(data: bytes) -> pa.LargeBinaryArray:
-    """The lines of ``data`` (newline-separated, no newlines kept) as one Arrow array, without a Python object
-    per line: the line lengths give the offsets into the same bytes with the newlines taken out. Three times
-    faster than ``pyarrow.compute.split_pattern`` here."""
-    parts = data.split(b"\n")
-    offsets = pa.array(itertools.accumulate(map(len, parts), initial=0), pa.int64())
-    values = pa.py_buffer(data.replace(b"\n", b""))
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(parts), [None, offsets.buffers()[1], values])
+def _object_lines(data: bytes) -> tuple[bytes, np.ndarray, bool]:
+    """The lines of an object (newline-separated, no newlines kept) as one buffer of their bytes and the offsets of
+    their ends in it, without a Python object per line: the newlines' positions, found by numpy, give the offsets
+    into the same bytes with the newlines taken out. Bytes that are not UTF-8 are escaped (``\\xNN``): the line
+    stays malformed JSON and is quarantined with its content visible, rather than failing the whole object."""
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+    ends = np.append(newlines - np.arange(len(newlines)), len(data) - len(newlines))
+    values = data.replace(b"\n", b"")
+    try:
+        _strings(values, ends)  # validates UTF-8, line by line
+        return values, ends, False
+    except pa.ArrowInvalid:
+        lines = [line.decode("utf-8", errors="backslashreplace").encode() for line in data.split(b"\n")]
+        return b"".join(lines), np.cumsum([len(line) for line in lines], dtype=np.int64), True
+
+
+def _strings(values: bytes, ends: np.ndarray) -> pa.LargeStringArray:
+    offsets = np.concatenate([np.zeros(1, np.int64), ends.astype(np.int64, copy=False)])
+    binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), [None, pa.py_buffer(offsets),
+                                                                             pa.py_buffer(values)])
+    return binary.cast(pa.large_string())
+
+
+def _lines_table(objects: list[tuple[str, str, bytes, np.ndarray]]) -> pa.Table:
+    """One row per line of ``objects`` (key, arrival hour, line bytes, line ends), built as single arrays: no copy
+    per object, and object keys and hours dictionary-encoded rather than repeated on every line."""
+    counts = np.array([len(ends) for _, _, _, ends in objects], np.int64)
+    bases = np.cumsum([0] + [len(values) for _, _, values, _ in objects[:-1]], dtype=np.int64)
+    ends = np.concatenate([np.zeros(0, np.int64)] + [e + b for (_, _, _, e), b in zip(objects, bases)])
+    which = pa.array(np.repeat(np.arange(len(objects), dtype=np.int32), counts))
+    hours = sorted({hour for _, hour, _, _ in objects})
+    hour_index = np.array([hours.index(hour) for _, hour, _, _ in objects], np.int32)
+    arrivals = np.array([arrival_of(key) for key, _, _, _ in objects], "datetime64[us]")
+    columns = [
+        pa.DictionaryArray.from_arrays(which, pa.array([key for key, _, _, _ in objects], pa.string())),
+        pa.array(np.concatenate([np.zeros(0, np.int64)] + [np.arange(1, n + 1, dtype=np.int64) for n in counts])),
+        _strings(b"".join(values for _, _, values, _ in objects), ends),
+        pa.DictionaryArray.from_arrays(pa.array(hour_index[which.to_numpy()]), pa.array(hours, pa.string())),
+        pa.array(arrivals[which.to_numpy()], pa.timestamp("us")),
+    ]
+    return pa.table(columns, schema=LINES_SCHEMA)
 
 
 def split_lines(key: str, arrival_hour: str, data: bytes) -> tuple[pa.RecordBatch, bool]:
-    """One row per line of an object. Bytes that are not UTF-8 are escaped (``\\xNN``): the line stays
-    malformed JSON and is quarantined with its content visible, rather than failing the whole object."""
-    if data.endswith(b"\n"):
-        data = data[:-1]
-    sanitized = False
-    lines = _line_array(data)
-    try:
-        lines = lines.cast(pa.large_string())  # validates UTF-8
-    except pa.ArrowInvalid:
-        sanitized = True
-        lines = pa.array(
-            [line.decode("utf-8", errors="backslashreplace") for line in data.split(b"\n")], pa.large_string()
-        )
-    n = len(lines)
-    batch = pa.record_batch(
-        [
-            pa.repeat(pa.scalar(key, pa.string()), n),
-            pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)),  # line numbers 1..n
-            lines,
-            pa.repeat(pa.scalar(arrival_hour, pa.string()), n),
-            pa.repeat(pa.scalar(arrival_of(key), pa.timestamp("us")), n),
-        ],
-        schema=LINES_SCHEMA,
-    )
-    return batch, sanitized
+    """One row per line of an object, and whether bytes that are not UTF-8 had to be escaped."""
+    values, ends, sanitized = _object_lines(data)
+    return _lines_table([(key, arrival_hour, values, ends)]).to_batches()[0], sanitized
 
 
 @dataclass
@@ -181,17 +195,19 @@ class _ChunkLines:
 
 
 def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: list[str]) -> _ChunkLines:
-    batches, per_object, sanitized = [], {}, {}
+    objects, per_object, sanitized = [], {}, {}
     for hour in chunk:
         for info in listing[hour]:
-            batch, was_sanitized = split_lines(info.key, hour, object_bytes(storage, info.key))
-            batches.append(batch)
-            per_object[info.key] = batch.num_rows
+            values, ends, was_sanitized = _object_lines(object_bytes(storage, info.key))
+            objects.append((info.key, hour, values, ends))
+            per_object[info.key] = len(ends)
             sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
-    # One contiguous chunk: handed thousands of small batches (a shop's history is many small objects), DuckDB gave
-    # each its own string blocks and ran out of memory sealing 180 days of 2,000 events (36,636 objects).
-    lines = pa.Table.from_batches(batches, schema=LINES_SCHEMA).combine_chunks()
-    return _ChunkLines(lines, per_object, sanitized)
+    # One contiguous chunk (handed thousands of small batches, one per object of a shop's history, DuckDB gave each
+    # its own string blocks and ran out of memory sealing 180 days of 2,000 events), then cut into slices of the
+    # same buffers: DuckDB classifies one Arrow batch on one thread, so a single batch left the second core idle.
+    lines = _lines_table(objects) if objects else LINES_SCHEMA.empty_table()
+    return _ChunkLines(pa.Table.from_batches(lines.to_batches(max_chunksize=LINES_PER_BATCH), LINES_SCHEMA),
+                       per_object, sanitized)
 
 
 def _manifests(
