@@ -31,6 +31,7 @@ from resources.sql import load_sql
 from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 128 * 1024 * 1024
+HOUR_COUNTS = "transform/hour_counts.sql"
 # Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
 LINES_PER_BATCH = 32_768
 OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
@@ -212,15 +213,15 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
 
 def _manifests(
     storage: Storage,
-    engine: Engine,
     listing: dict[str, list[ObjectInfo]],
     chunk: list[str],
     records_per_object: dict[str, int],
     sanitized_per_hour: dict[str, int],
     fingerprint: str,
+    counts: pa.Table,
 ) -> list[SealManifest]:
-    """Write the manifests of a staged chunk of hours, after checking every line was staged."""
-    counts, _ = engine.query("transform/hour_counts.sql", {}, partitions={"staged_events": chunk})
+    """Write the manifests of a staged chunk of hours (``counts``: its ``transform/hour_counts.sql``), after
+    checking every line was staged."""
     sealed_at = now_iso()
     by_hour: dict[str, SealManifest] = {}
     for hour in chunk:
@@ -259,10 +260,11 @@ def _seal_in_memory(storage, engine, listing, chunks, stage_params, fingerprint,
             read = upcoming.result()
             if index + 1 < len(chunks):
                 upcoming = reader.submit(_read_chunk, storage, listing, chunks[index + 1])
-            written = engine.materialize("transform/stage_raw.sql", stage_params, target="staged_events",
-                                         partition_values=chunk, inputs={"raw_lines": read.lines})
-            manifests = _manifests(storage, engine, listing, chunk, read.records_per_object, read.sanitized_per_hour,
-                                   fingerprint)
+            written, counts = engine.materialize_tallied(
+                "transform/stage_raw.sql", stage_params, "staged_events", chunk, HOUR_COUNTS,
+                inputs={"raw_lines": read.lines})
+            manifests = _manifests(storage, listing, chunk, read.records_per_object, read.sanitized_per_hour,
+                                   fingerprint, counts)
             del read
             result.add(manifests, written)
             log(f"sealed {len(chunk)} hours: {sum(m.records for m in manifests):,} records")
@@ -285,7 +287,8 @@ def _seal_in_place(storage, engine, hours, stage_params, fingerprint, result, lo
         unread = [o.key for h in chunk for o in listing[h] if o.size and not records.get(o.key)]
         if unread:
             raise RuntimeError(f"{len(unread)} raw objects hold bytes but staged no line, e.g. {unread[0]}")
-        manifests = _manifests(storage, engine, listing, chunk, records, {}, fingerprint)
+        counts, _ = engine.query(HOUR_COUNTS, {}, partitions={"staged_events": chunk})
+        manifests = _manifests(storage, listing, chunk, records, {}, fingerprint, counts)
         result.add(manifests, written)
         log(f"sealed {len(chunk)} hours on {written.stats.engine}: {sum(m.records for m in manifests):,} records")
 

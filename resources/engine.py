@@ -11,6 +11,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -113,8 +114,11 @@ class WriteResult:
         return sum(p.bytes for p in self.partitions.values())
 
 
-# Above this many partitions a write is one partitioned COPY rather than a COPY per partition.
-BULK_PARTITIONS = 8
+# Above this many partitions a write is one partitioned COPY rather than a COPY per partition (a backfill's seal
+# holds thousands of small arrival hours; a day's seal chunk, a handful of busy ones).
+BULK_PARTITIONS = 48
+# Partition files written (and synced) at once.
+WRITERS = 2
 
 
 class Engine(dg.ConfigurableResource, ABC):
@@ -149,6 +153,20 @@ class Engine(dg.ConfigurableResource, ABC):
         Every requested partition is written, empty or not, so a re-run never leaves an old version behind; a row
         for a partition that was not requested is an error, so nothing is silently dropped.
         """
+
+    def materialize_tallied(
+        self,
+        sql_file: str,
+        params: Mapping[str, object],
+        target: str,
+        partition_values: Sequence[str],
+        tally: str,
+        inputs: Mapping[str, pa.Table] | None = None,
+    ) -> tuple[WriteResult, pa.Table]:
+        """``materialize``, then the query ``tally`` (a SQL file reading ``target``) over the partitions written."""
+        written = self.materialize(sql_file, params, target, partition_values, inputs=inputs)
+        counts, _ = self.query(tally, {}, partitions={target: list(partition_values)})
+        return written, counts
 
     @abstractmethod
     def data_files(self, target: str, values: Sequence[str]) -> dict[str, list[str]]:
@@ -185,8 +203,8 @@ class DuckDBEngine(Engine):
         os.makedirs(path, exist_ok=True)
         return path
 
-    def _prepare(self, con, sql_file, params, partitions, inputs) -> tuple[str, dict, QueryStats]:
-        tree = parse(sql_file, handed_over=set(inputs or {}))
+    def _prepare(self, con, sql_file, params, partitions, inputs, ready=()) -> tuple[str, dict, QueryStats]:
+        tree = parse(sql_file, handed_over=set(inputs or {}) | set(ready))
         checked = check_params(params)
         for placeholder in list(tree.find_all(exp.Placeholder)):
             if placeholder.name not in checked:
@@ -194,7 +212,7 @@ class DuckDBEngine(Engine):
             placeholder.replace(exp.var(f"${placeholder.name}"))
         _athena_count_if(tree)
         stats = QueryStats(engine="duckdb")
-        for name in sorted(referenced_tables(tree)):
+        for name in sorted(referenced_tables(tree) - set(ready)):
             if inputs and name in inputs:
                 con.register(name, inputs[name])
                 stats.bytes_scanned += inputs[name].nbytes
@@ -285,6 +303,13 @@ class DuckDBEngine(Engine):
         return table, stats
 
     def materialize(self, sql_file, params, target, partition_values, partitions=None, inputs=None):
+        return self._materialize(sql_file, params, target, partition_values, partitions, inputs)[0]
+
+    def materialize_tallied(self, sql_file, params, target, partition_values, tally, inputs=None):
+        """The tally runs over the rows in memory, before they are written: no second read of what was written."""
+        return self._materialize(sql_file, params, target, partition_values, None, inputs, tally)
+
+    def _materialize(self, sql_file, params, target, partition_values, partitions, inputs, tally=None):
         started = time.perf_counter()
         table = self.table_def(target)
         whole = not table.partition_column
@@ -294,10 +319,11 @@ class DuckDBEngine(Engine):
         select = ", ".join(f"CAST({check_identifier(c.name)} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
         con = self._connect()
         result = WriteResult(QueryStats(engine="duckdb"))
-        scratch = None
+        scratch, tallied = None, None
         try:
             sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs)
-            con.execute(f"CREATE TEMP TABLE __result AS {sql}", bound)
+            # A table of the connection's database, not a TEMP one: the writers' cursors see it too.
+            con.execute(f"CREATE TABLE __result AS {sql}", bound)
             counts = dict(con.execute(f"SELECT CAST({column} AS VARCHAR), count(*) FROM __result GROUP BY 1").fetchall())
             stray = sorted(set(counts) - set(values), key=str)
             if stray:
@@ -305,19 +331,27 @@ class DuckDBEngine(Engine):
                     f"{sql_file} returned rows for {target} partitions {stray[:5]} outside the ones being written "
                     f"({values[0]}..{values[-1]}): refusing to drop them"
                 )
+            if tally:
+                con.execute(f"CREATE TEMP VIEW {check_identifier(target)} AS SELECT * FROM __result")
+                tally_sql, tally_bound, _ = self._prepare(con, tally, {}, None, None, ready={target})
+                tallied = _whole_numbers(con.sql(tally_sql, params=tally_bound).to_arrow_table())
             codec, level = parquet_compression(table)
             options = f"FORMAT parquet, COMPRESSION {codec}" + (f", COMPRESSION_LEVEL {level}" if level else "")
             scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())
             if len(values) > BULK_PARTITIONS:
                 files = self._write_bulk(con, select, column, values, options, scratch)
             else:
-                files = self._write_each(con, select, column, values, options, scratch)
+                key = None if whole else table.partition_keys[0].duckdb_type
+                files = self._write_each(con, select, column, key, values, options, scratch)
+            uris = {}
             for value in values:
                 location = table.location.rstrip("/") if whole else table.partition_location(value)
-                uri = f"{location}/part-0.parquet"
-                size = Path(files[value]).stat().st_size
-                self.storage.put_uri(uri, local_file=files[value])
-                result.partitions[value] = PartitionWrite(counts.get(value, 0), size, uri)
+                uris[value] = f"{location}/part-0.parquet"
+                result.partitions[value] = PartitionWrite(counts.get(value, 0), Path(files[value]).stat().st_size,
+                                                          uris[value])
+            # Each replaced whole (synced, then renamed); the syncs overlap.
+            with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+                list(pool.map(lambda v: self.storage.put_uri(uris[v], local_file=files[v]), values))
             # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
             # switch Glue's. Queries that name no partitions read the ones registered.
             if self.registers_writes:
@@ -331,16 +365,27 @@ class DuckDBEngine(Engine):
                 shutil.rmtree(scratch, ignore_errors=True)
         stats.seconds = time.perf_counter() - started
         result.stats = stats
-        return result
+        return result, tallied
 
     @staticmethod
-    def _write_each(con, select, column, values, options, scratch) -> dict[str, str]:
-        """One COPY per partition: for a few partitions, each written with all threads."""
-        files = {}
-        for value in values:
-            files[value] = os.path.join(scratch, f"{value}.parquet")
-            con.execute(f"COPY (SELECT {select} FROM __result WHERE CAST({column} AS VARCHAR) = $value) "
-                        f"TO {_literal(files[value])} ({options})", {"value": value})
+    def _write_each(con, select, column, key_type, values, options, scratch) -> dict[str, str]:
+        """One COPY per partition, two at a time on their own cursors: a COPY keeps the rows in the order of the
+        result (the same bytes on a re-run), and writing one file alone left a core idle between row groups. The
+        partition's rows are found through the column's min/max per row group (the key compared as its own type,
+        not as text), so a result already in partition order is not scanned once per partition."""
+        files = {value: os.path.join(scratch, f"{value}.parquet") for value in values}
+        where = "true" if key_type is None else f"{column} = CAST($value AS {key_type})"
+
+        def write(value: str) -> None:
+            cursor = con.cursor()
+            try:
+                cursor.execute(f"COPY (SELECT {select} FROM __result WHERE {where}) TO {_literal(files[value])} "
+                               f"({options})", {"value": value} if key_type else {})
+            finally:
+                cursor.close()
+
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            list(pool.map(write, values))
         return files
 
     def _write_bulk(self, con, select, column, values, options, scratch) -> dict[str, str]:
