@@ -22,6 +22,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
+from resources.files import remove_tree
 from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
 
@@ -132,7 +133,7 @@ class WriteResult:
 # Above this many partitions a write is one partitioned COPY rather than a COPY per partition (a backfill's seal
 # holds thousands of small arrival hours; a day's seal chunk, a handful of busy ones).
 BULK_PARTITIONS = 48
-# Partition files written (and synced) at once.
+# Partition files written at once (each COPY on its own cursor).
 WRITERS = 2
 
 
@@ -359,15 +360,13 @@ class DuckDBEngine(Engine):
             else:
                 key = None if whole else table.partition_keys[0].duckdb_type
                 files = self._write_each(con, select, column, key, values, options, scratch)
-            uris = {}
+            moves = {}
             for value in values:
                 location = table.location.rstrip("/") if whole else table.partition_location(value)
-                uris[value] = f"{location}/part-0.parquet"
-                result.partitions[value] = PartitionWrite(counts.get(value, 0), Path(files[value]).stat().st_size,
-                                                          uris[value])
-            # Each replaced whole (synced, then renamed); the syncs overlap.
-            with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-                list(pool.map(lambda v: self.storage.put_uri(uris[v], local_file=files[v]), values))
+                uri = f"{location}/part-0.parquet"
+                moves[uri] = files[value]
+                result.partitions[value] = PartitionWrite(counts.get(value, 0), Path(files[value]).stat().st_size, uri)
+            self.storage.put_files(moves)
             # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
             # switch Glue's. Queries that name no partitions read the ones registered.
             if self.registers_writes:
@@ -378,7 +377,7 @@ class DuckDBEngine(Engine):
         finally:
             con.close()
             if scratch:
-                shutil.rmtree(scratch, ignore_errors=True)
+                remove_tree(scratch)
         stats.seconds = time.perf_counter() - started
         result.stats = stats
         return result, tallied
