@@ -170,15 +170,9 @@ class Engine(dg.ConfigurableResource, ABC):
         for a partition that was not requested is an error, so nothing is silently dropped.
         """
 
-    def materialize_tallied(
-        self,
-        sql_file: str,
-        params: Mapping[str, object],
-        target: str,
-        partition_values: Sequence[str],
-        tally: str,
-        inputs: Mapping[str, pa.Table] | None = None,
-    ) -> tuple[WriteResult, pa.Table]:
+    def materialize_tallied(self, sql_file: str, params: Mapping[str, object], target: str,
+                            partition_values: Sequence[str], tally: str,
+                            inputs: Mapping[str, pa.Table] | None = None) -> tuple[WriteResult, pa.Table]:
         """``materialize``, then the query ``tally`` (a SQL file reading ``target``) over the partitions written."""
         written = self.materialize(sql_file, params, target, partition_values, inputs=inputs)
         counts, _ = self.query(tally, {}, partitions={target: list(partition_values)})
@@ -384,10 +378,9 @@ class DuckDBEngine(Engine):
 
     @staticmethod
     def _write_each(con, select, column, key_type, values, options, scratch) -> dict[str, str]:
-        """One COPY per partition, two at a time on their own cursors: a COPY keeps the rows in the order of the
-        result (the same bytes on a re-run), and writing one file alone left a core idle between row groups. The
-        partition's rows are found through the column's min/max per row group (the key compared as its own type,
-        not as text), so a result already in partition order is not scanned once per partition."""
+        """One COPY per partition, two at a time on their own cursors (a seal chunk's hours were one COPY on one
+        thread). Each COPY keeps the rows in the order of the result, so a re-run writes the same bytes. The key is
+        compared as its own type, not as text, so DuckDB can skip row groups by their min/max."""
         files = {value: os.path.join(scratch, f"{value}.parquet") for value in values}
         where = "true" if key_type is None else f"{column} = CAST($value AS {key_type})"
 
