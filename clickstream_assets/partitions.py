@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-
-# BackfillPolicy is beta in Dagster 1.13 but is what makes a 30-day backfill one run; we choose it knowingly.
-warnings.filterwarnings("ignore", message=r".*`backfill_policy`.*beta")
-warnings.filterwarnings("ignore", message=r".*`owners`.*beta")
 
 DEFAULT_CALENDAR_START = "2026-11-01"
 CALENDAR_FILE = "calendar.json"

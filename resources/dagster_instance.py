@@ -95,11 +95,18 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    # Dagster inspects the schema on every materialization (is the asset tags table there, does the asset keys table
+    # have its index columns): two more connections and catalog reads per event. What is there stays there.
     def has_table(self, table_name: str) -> bool:
-        # Asked on every materialization (whether the instance has the asset tags table); a table once there stays.
         if table_name not in self._tables_present and super().has_table(table_name):
             self._tables_present.add(table_name)
         return table_name in self._tables_present
+
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        present = f"asset_keys.{column_name}"
+        if present not in self._tables_present and super()._has_asset_key_col_on_connection(conn, column_name):
+            self._tables_present.add(present)
+        return present in self._tables_present
 
     def _close_all(self) -> None:
         with self._db_lock:
