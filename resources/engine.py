@@ -397,21 +397,36 @@ class DuckDBEngine(Engine):
         return files
 
     def _write_bulk(self, con, select, column, values, options, scratch) -> dict[str, str]:
-        """Every partition in one partitioned COPY: a statement per partition cost ~2 ms each, minutes over the
-        thousands of arrival hours a backfill seals. One thread for it, so each file keeps the rows in the order
-        of the result and a re-run writes the same bytes. Partitions without rows get an empty file."""
-        folder = os.path.join(scratch, "bulk")
+        """Many partitions in a few partitioned COPYs, one per writer, each over a contiguous range of partitions on
+        its own cursor: a statement per partition cost ~2 ms each, minutes over the thousands of arrival hours a
+        backfill seals. One thread per COPY, so each file keeps the rows in the order of the result and a re-run
+        writes the same bytes; the writers run side by side. Partitions without rows get an empty file."""
+        ordered = sorted(values)
+        size = -(-len(ordered) // WRITERS)
+        ranges = [(ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)]
+        partition = f"CAST({column} AS VARCHAR)"
+
+        def write(index: int) -> None:
+            first, last = ranges[index]
+            cursor = con.cursor()
+            try:
+                cursor.execute(f"COPY (SELECT {select}, {partition} AS __partition FROM __result WHERE {partition} "
+                               f"BETWEEN $first AND $last) TO {_literal(os.path.join(scratch, f'bulk{index}'))} "
+                               f"({options}, PARTITION_BY (__partition))", {"first": first, "last": last})
+            finally:
+                cursor.close()
+
         con.execute("SET threads = 1")
         try:
-            con.execute(f"COPY (SELECT {select}, CAST({column} AS VARCHAR) AS __partition FROM __result) "
-                        f"TO {_literal(folder)} ({options}, PARTITION_BY (__partition))")
+            with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+                list(pool.map(write, range(len(ranges))))
             empty = os.path.join(scratch, "empty.parquet")
             con.execute(f"COPY (SELECT {select} FROM __result WHERE false) TO {_literal(empty)} ({options})")
         finally:
             con.execute(f"SET threads = {int(self.threads)}")
         files = {}
         for value in values:
-            written = sorted(Path(folder, f"__partition={value}").glob("*.parquet"))
+            written = sorted(Path(scratch).glob(f"bulk*/__partition={value}/*.parquet"))
             if len(written) > 1:
                 raise RuntimeError(f"the partitioned write split {value} into {len(written)} files")
             files[value] = str(written[0]) if written else shutil.copy(empty, os.path.join(scratch, f"{value}.parquet"))
