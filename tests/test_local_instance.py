@@ -11,7 +11,11 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from resources.dagster_instance import PREVIOUS_INSTANCE_YAML, PooledSqliteEventLogStorage, write_instance_yaml
+from resources.dagster_instance import (
+    PREVIOUS_INSTANCE_YAML,
+    PooledSqliteEventLogStorage,
+    write_instance_yaml,
+)
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-05-01", end_date="2026-06-30")
 
