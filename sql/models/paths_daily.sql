@@ -3,9 +3,9 @@
 -- each of the first 10 steps goes to the next step's class, or to 'exit' where the session ends. So the sessions
 -- at step 1 are all the day's sessions, and each step's sessions are those that got that far.
 -- Pages are classed by views/page_events.sql, as in models/sessions.sql.
--- One ordering of each session's events finds every step at its last event (the next event's class differs, or
--- there is none), so the transition is read there; numbering those ends counts the steps.
 WITH ordered AS (
+    -- One ordering of each session's events finds every step at its last event (the next event's class differs,
+    -- or there is none), so the transition is read there; numbering those ends counts the steps.
     SELECT
         session_id,
         page_class,

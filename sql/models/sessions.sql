@@ -10,9 +10,9 @@
 -- Channel rules, first match wins: no referrer -> direct; an email link (utm_medium=email, a mail. host) -> email;
 -- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
 -- a social network -> social; any other site -> referral.
--- One pass over the events builds every session and finds its product view; a second reads only the events that
--- can be a later step, at or after that view (each pass scans the Parquet again rather than holding 5M events).
 WITH base AS (
+    -- One pass over the events builds every session and finds its product view; funnel_events reads only the
+    -- events that can be a later step, at or after that view (a second scan, rather than holding 5M events).
     SELECT
         session_id,
         min(user_id) AS user_id,
@@ -118,4 +118,5 @@ FROM hosts AS h
 LEFT JOIN step2 AS s2 ON h.session_id = s2.session_id
 LEFT JOIN step3 AS s3 ON h.session_id = s3.session_id
 LEFT JOIN step4 AS s4 ON h.session_id = s4.session_id
-ORDER BY dt, h.session_start, h.session_id
+    -- By start: the same order as by day, then start, with one sort key fewer.
+ORDER BY h.session_start, h.session_id
