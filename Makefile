@@ -28,7 +28,7 @@ test: $(STAMP) $(CHECKOV)
 	$(BIN)/python -m pytest
 
 ui: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/python -c "from resources.profile import ensure_dagster_home, warehouse_path; ensure_dagster_home(warehouse_path())"
 	# dagster dev may ignore SIGTERM when started in the background; restore default signals so Ctrl-C stops it.
 	env --default-signal=TERM,INT $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # run; BENCH_REFERENCE=<commit> compares with any other commit.
 REFERENCE = os.environ.get("BENCH_REFERENCE", "908642e")
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+# The pipeline's figures (raw -> clean, models, the sparse backfill, the demo) beside the same figures of this commit,
+# measured in the same run: by default where the backfill work of issue #15 stood before its last session.
+PIPELINE_REFERENCE = os.environ.get("BENCH_PIPELINE_REFERENCE", "8ae15cf")
 
 
 def phase(*args: str, cwd: Path = ROOT, one_core: bool = False) -> dict:
@@ -39,15 +42,17 @@ def import_seconds(cwd: Path) -> dict:
     return {"seconds": min(float(r[0]) for r in runs), "imports_dagster": runs[0][1] == "True"}
 
 
-def reference_tree() -> Path | None:
-    """The reference commit's files in a temporary folder, or None when git or the commit is missing."""
+def reference_tree(commit: str = REFERENCE) -> Path | None:
+    """The reference commit's files in a temporary folder, or None when git or the commit is missing. Its ``sql/``
+    is reachable as the package ``clickstream_sql`` there, so the reference runs its own SQL, not ours."""
     try:
-        archive = subprocess.run(["git", "archive", REFERENCE], cwd=ROOT, check=True, capture_output=True).stdout
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     folder = Path(tempfile.mkdtemp(prefix="clickstream-reference-"))
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
+    (folder / "clickstream_sql").symlink_to("sql")
     return folder
 
 
@@ -91,7 +96,7 @@ def producer_figures() -> None:
     print(f"  {'billed bytes ratio':<36} {plain['billed_bytes'] / aggregated['billed_bytes']:,.1f}x")
 
 
-def sparse_backfill(days: int = 177, sessions_per_day: int = 45) -> dict:
+def sparse_backfill(days: int = 177, sessions_per_day: int = 45, root: Path = ROOT) -> dict:
     """A small shop's half-year in the seed's shape, as a user loads it: `clickstream ingest` then `clickstream
     backfill` (one arrival hour per event hour), each in its own process, on an on-disk Dagster instance. The
     per-day figures divide the phases' seconds by the partitions they covered: the per-partition tax, which is
@@ -109,15 +114,15 @@ def sparse_backfill(days: int = 177, sessions_per_day: int = 45) -> dict:
         source = Path(tmp) / "history.jsonl.gz"
         source.write_bytes(gzip.compress(b"\n".join(sent.lines) + b"\n"))
         env = {**os.environ, "CLICKSTREAM_HOME": f"{tmp}/w", "DAGSTER_HOME": f"{tmp}/w/dagster",
-               "PYTHONPATH": str(ROOT)}
+               "PYTHONPATH": str(root)}
         env.pop("CLICKSTREAM_START_DATE", None)
         cli = [sys.executable, "-m", "clickstream_assets.cli"]
         began = time.perf_counter()
-        subprocess.run([*cli, "ingest", str(source)], env=env, check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*cli, "ingest", str(source)], env=env, check=True, capture_output=True, cwd=root)
         ingested = time.perf_counter()
         end = (start + timedelta(days=days - 1)).isoformat()
         out = subprocess.run([*cli, "backfill", "--start", start.isoformat(), "--end", end], env=env, check=True,
-                             capture_output=True, text=True, cwd=ROOT).stdout
+                             capture_output=True, text=True, cwd=root).stdout
         finished = time.perf_counter()
     phases = {m[0]: float(m[1]) for m in re.findall(r"^(seal arrival days|build event days|rebuild whole tables|"
                                                      r"publish datasets and dashboard)\s+([0-9.]+) s", out, re.M)}
@@ -128,18 +133,18 @@ def sparse_backfill(days: int = 177, sessions_per_day: int = 45) -> dict:
             "seconds_per_event_day_built": phases.get("build event days", 0) / days}
 
 
-def demo_seconds() -> dict:
+def demo_seconds(root: Path = ROOT) -> dict:
     """`clickstream demo` on a fresh warehouse, in its own process, start-up included: what a newcomer waits."""
     import re
     import time
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "CLICKSTREAM_HOME": f"{tmp}/w", "DAGSTER_HOME": f"{tmp}/w/dagster",
-               "PYTHONPATH": str(ROOT)}
+               "PYTHONPATH": str(root)}
         env.pop("CLICKSTREAM_START_DATE", None)
         began = time.perf_counter()
         out = subprocess.run([sys.executable, "-m", "clickstream_assets.cli", "demo"], env=env, check=True,
-                             capture_output=True, text=True, cwd=ROOT).stdout
+                             capture_output=True, text=True, cwd=root).stdout
         seconds = time.perf_counter() - began
     steps = {m[0]: float(m[1]) for m in re.findall(r"^(seal arrival days|build event days|rebuild whole tables|"
                                                     r"publish datasets and dashboard)\s+([0-9.]+) s", out, re.M)}
@@ -158,26 +163,36 @@ def show(title: str, result: dict) -> None:
         print(f"  {key:<36} {value}")
 
 
-def main() -> None:
-    print(f"clickstream benchmarks on {os.cpu_count()} cores (sizes: {', '.join(f'{s:,}' for s in SIZES)})")
-    producer_figures()
-    if os.environ.get("BENCH_ONLY") == "producer":
-        return
+def pipeline_figures(label: str, root: Path) -> None:
     for size in SIZES:
         with tempfile.TemporaryDirectory() as warehouse:
             phase("produce", "--warehouse", warehouse, "--events", str(size))
             reference = phase("copy-reference", "--warehouse", warehouse)
-            cleaned = phase("clean", "--warehouse", warehouse)
+            cleaned = phase("clean", "--warehouse", warehouse, cwd=root)
             cleaned["plain_duckdb_copy_events_per_s"] = reference["events_per_s"]
             cleaned["ratio_to_plain_copy"] = cleaned["events_per_s"] / reference["events_per_s"]
-            show(f"raw JSON -> sealed hours -> clean events, {size:,} events, beside a plain DuckDB read_json -> "
+            show(f"{label}raw JSON -> sealed hours -> clean events, {size:,} events, beside a plain DuckDB read_json -> "
                  "Parquet COPY of the same objects in the same run (target: ratio >= 0.5, peak RSS < 2 GB at 5M)",
                  cleaned)
-            show(f"all models over {size:,} clean events (target: 5M in < 20 s; dashboard reads >= 100x fewer bytes "
-                 "than raw JSON)", phase("models", "--warehouse", warehouse))
-    show("sparse half-year: clickstream ingest + clickstream backfill, 177 days of a small shop (target < 30 s)",
-         sparse_backfill())
-    show("make demo after install: clickstream demo on a fresh warehouse (target < 15 s)", demo_seconds())
+            show(f"{label}all models over {size:,} clean events (target: 5M in < 8 s at < 2 GB; dashboard reads "
+                 ">= 100x fewer bytes than raw JSON)", phase("models", "--warehouse", warehouse, cwd=root))
+    show(f"{label}sparse half-year: clickstream ingest + clickstream backfill, 177 days of a small shop (target: "
+         "backfill < 30 s)", sparse_backfill(root=root))
+    show(f"{label}make demo after install: clickstream demo on a fresh warehouse (target < 15 s)",
+         demo_seconds(root))
+
+
+def main() -> None:
+    print(f"clickstream benchmarks on {os.cpu_count()} cores (sizes: {', '.join(f'{s:,}' for s in SIZES)})")
+    if os.environ.get("BENCH_ONLY") != "pipeline":
+        producer_figures()
+    if os.environ.get("BENCH_ONLY") == "producer":
+        return
+    pipeline_figures("", ROOT)
+    reference = reference_tree(PIPELINE_REFERENCE)
+    if reference:
+        pipeline_figures(f"reference {PIPELINE_REFERENCE}, same run: ", reference)
+        shutil.rmtree(reference, ignore_errors=True)
 
 
 if __name__ == "__main__":

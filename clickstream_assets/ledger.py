@@ -58,13 +58,14 @@ class DayLedger:
         return self.taken == self.clean + self.duplicates + self.quarantined
 
 
-def _write_json(storage: Storage, key: str, record: dict) -> None:
-    storage.write_bytes("processed", key, json.dumps(record, indent=1, sort_keys=True).encode())
+def _json(record: dict) -> bytes:
+    return json.dumps(record, indent=1, sort_keys=True).encode()
 
 
-def write_manifest(storage: Storage, manifest: SealManifest) -> None:
-    check_partition_value(manifest.arrival_hour)
-    _write_json(storage, f"{MANIFESTS}/{manifest.arrival_hour}.json", asdict(manifest))
+def write_manifests(storage: Storage, manifests: list[SealManifest]) -> None:
+    """Each hour's manifest replaced whole (written side by side: a backfill seals thousands of hours)."""
+    storage.write_many("processed", {f"{MANIFESTS}/{check_partition_value(m.arrival_hour)}.json": _json(asdict(m))
+                                     for m in manifests})
 
 
 def _read_all(storage: Storage, prefix: str) -> list[dict]:
@@ -86,9 +87,9 @@ def hours_holding(manifests: dict[str, SealManifest], days: list[str]) -> list[s
     return sorted(h for h, m in manifests.items() if wanted & set(m.by_day))
 
 
-def write_ledger(storage: Storage, ledger: DayLedger) -> None:
-    check_partition_value(ledger.dt)
-    _write_json(storage, f"{LEDGERS}/dt={ledger.dt}.json", asdict(ledger))
+def write_ledgers(storage: Storage, ledgers: list[DayLedger]) -> None:
+    storage.write_many("processed", {f"{LEDGERS}/dt={check_partition_value(d.dt)}.json": _json(asdict(d))
+                                     for d in ledgers})
 
 
 def read_ledgers(storage: Storage) -> dict[str, DayLedger]:

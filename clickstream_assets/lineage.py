@@ -40,6 +40,17 @@ def model_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[st
     return found
 
 
+def table_schema(table: str) -> dg.TableSchema:
+    ddl = load_ddl(table, _LOCATIONS)
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.hive_type) for c in ddl.columns + ddl.partition_keys])
+
+
+def described(table: str, column_lineage: dg.TableColumnLineage) -> dict:
+    """A table's columns and where each comes from, as the asset's definition metadata: known from its SQL before
+    any run, shown on the asset's page whatever was materialized last."""
+    return {"dagster/column_schema": table_schema(table), "dagster/column_lineage": column_lineage}
+
+
 def derived(model: str, reads: list[str]) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(deps_by_column={
         column: [dg.TableColumnDep(asset_key=dg.AssetKey(["processed", t]), column_name=c) for t, c in sources]

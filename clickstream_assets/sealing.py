@@ -24,7 +24,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clickstream_assets.ledger import SealManifest, now_iso, read_manifests, write_manifest
+from clickstream_assets.ledger import SealManifest, now_iso, read_manifests, write_manifests
 from clickstream_assets.partitions import hours_of_day
 from resources.catalog import check_partition_value
 from resources.engine import Engine, QueryStats, WriteResult
@@ -230,7 +230,7 @@ def _manifests(
         if staged != manifest.records:
             raise RuntimeError(f"arrival hour {hour}: {manifest.records} lines in raw objects but {staged} staged")
         manifest.unparsed = manifest.reasons.get("malformed_json", 0)
-        write_manifest(storage, manifest)
+    write_manifests(storage, list(by_hour.values()))
     return list(by_hour.values())
 
 

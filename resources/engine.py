@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
+from resources.files import remove_tree
 from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
 
@@ -312,12 +313,13 @@ class DuckDBEngine(Engine):
                 files = self._write_bulk(con, select, column, values, options, scratch)
             else:
                 files = self._write_each(con, select, column, values, options, scratch)
+            moves = {}
             for value in values:
                 location = table.location.rstrip("/") if whole else table.partition_location(value)
                 uri = f"{location}/part-0.parquet"
-                size = Path(files[value]).stat().st_size
-                self.storage.put_uri(uri, local_file=files[value])
-                result.partitions[value] = PartitionWrite(counts.get(value, 0), size, uri)
+                moves[uri] = files[value]
+                result.partitions[value] = PartitionWrite(counts.get(value, 0), Path(files[value]).stat().st_size, uri)
+            self.storage.put_files(moves)
             # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
             # switch Glue's. Queries that name no partitions read the ones registered.
             if self.registers_writes:
@@ -328,7 +330,7 @@ class DuckDBEngine(Engine):
         finally:
             con.close()
             if scratch:
-                shutil.rmtree(scratch, ignore_errors=True)
+                remove_tree(scratch)
         stats.seconds = time.perf_counter() - started
         result.stats = stats
         return result

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import shutil
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 # Buffers per writev call: Linux takes at most 1024 (IOV_MAX).
 _IOV_MAX = 1024
@@ -59,6 +61,15 @@ def durable_replace(tmp: str, target: str) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, target)
     sync_directory(os.path.dirname(target))
+
+
+def remove_tree(path: str) -> None:
+    """Remove a scratch folder. A partitioned write leaves a folder per partition (thousands in a backfill),
+    emptied as each file moved into place: those go side by side, then what is left."""
+    leaves = [folder for folder, subfolders, _ in os.walk(path) if not subfolders and folder != path]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda folder: shutil.rmtree(folder, ignore_errors=True), leaves))
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def write_text_durably(path: str | os.PathLike, text: str) -> None:

@@ -28,11 +28,11 @@ def dagster_home(warehouse: Path) -> Path:
 
 
 def ensure_dagster_home(warehouse: Path) -> Path:
+    from resources.dagster_instance import write_instance_yaml
+
     home = dagster_home(warehouse)
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    write_instance_yaml(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

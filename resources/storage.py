@@ -6,6 +6,8 @@ import os
 import re
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -13,6 +15,8 @@ import dagster as dg
 import pyarrow.fs as pafs
 
 from resources.files import durable_replace
+
+PARALLEL_PUTS = 16
 
 AREAS = ("raw", "processed")
 
@@ -95,6 +99,25 @@ class Storage(dg.ConfigurableResource, ABC):
 
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
         self.put_uri(self.uri(area, key), data=data)
+
+    def write_many(self, area: str, objects: Mapping[str, bytes]) -> None:
+        """Several objects, each replaced whole as by :meth:`write_bytes`, written concurrently."""
+        self._concurrently([(self.uri(area, key), data, None) for key, data in objects.items()])
+
+    def put_files(self, files: Mapping[str, str]) -> None:
+        """Several finished local files moved to their URIs, each whole as by :meth:`put_uri`, concurrently."""
+        self._concurrently([(uri, None, local_file) for uri, local_file in files.items()])
+
+    def _concurrently(self, puts: list[tuple[str, bytes | None, str | None]]) -> None:
+        # Each write still syncs its file and its folder before it counts as done; run side by side, the disk
+        # commits many syncs at once: a backfill's thousands of small files took ~2 ms each one after another.
+        if len(puts) <= 1:
+            for uri, data, local_file in puts:
+                self.put_uri(uri, data=data, local_file=local_file)
+            return
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_PUTS, len(puts))) as pool:
+            for done in [pool.submit(self.put_uri, uri, data, local_file) for uri, data, local_file in puts]:
+                done.result()
 
     def put_uri(self, uri: str, data: bytes | None = None, local_file: str | None = None) -> None:
         """Replace one object whole: readers see the old version or the new one, never a mix.

@@ -42,6 +42,7 @@ def build_warehouse(warehouse: Path) -> None:
     from clickstream_assets.definitions import build_definitions
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
+    from resources.dagster_instance import write_instance_yaml
     from resources.profile import build_resources
     from resources.sinks import LocalFirehoseSink
 
@@ -50,7 +51,7 @@ def build_warehouse(warehouse: Path) -> None:
                        mess=Mess(duplicate_rate=0.01, malformed_rate=0.005), now=now)
     home = warehouse / "dagster"  # explicitly here, whatever DAGSTER_HOME this process has
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    write_instance_yaml(home)  # the local profile's instance, as make demo and make ui use it
     from dagster._core.instance.ref import InstanceRef
 
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))

@@ -13,15 +13,17 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta, timezone
+from multiprocessing import get_context
 from pathlib import Path
 
 from resources.profile import ensure_dagster_home
 
 
-def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int, seed: int, out) -> tuple[date, date]:
+def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int, seed: int) -> tuple[date, date, str]:
     """Produce once per warehouse: a second demo rebuilds the events the first produced (never a second copy of
-    them); returns the first and last day they cover."""
+    them); returns the first and last day they cover, and what to tell the user."""
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from resources.sinks import LocalFirehoseSink
@@ -32,9 +34,8 @@ def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int,
         first = date.fromisoformat(params["start"])
         last = datetime.fromisoformat(params["until"]).date() if "until" in params else (
             first + timedelta(days=params["days"] - 1))
-        out(f"reusing the events already produced ({earlier[-1].name}; a new CLICKSTREAM_HOME gets a week "
-            "ending now)")
-        return first, last
+        return first, last, (f"reusing the events already produced ({earlier[-1].name}; a new CLICKSTREAM_HOME "
+                             "gets a week ending now)")
     days = (until.date() - start).days + 1
     marker = warehouse / "producer_runs" / f"demo-{start}-{until:%Y-%m-%dT%H}-{events_per_day}-seed{seed}.json"
     mess = Mess(duplicate_rate=0.01, malformed_rate=0.005, late_rate=0.01, future_rate=0.0)
@@ -47,9 +48,8 @@ def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int,
     from resources.storage import LocalStorage
 
     record_producer_run(LocalStorage(warehouse=str(warehouse)), summary)
-    out(f"produced {summary['produced']:,} events ({summary['records_sent']:,} records with mess) "
-        f"in {summary['seconds']:.1f} s")
-    return start, until.date()
+    return start, until.date(), (f"produced {summary['produced']:,} events ({summary['records_sent']:,} records "
+                                 f"with mess) in {summary['seconds']:.1f} s")
 
 
 def run_demo(
@@ -63,8 +63,14 @@ def run_demo(
     until = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = until.date() - timedelta(days=days)
     start_calendar(warehouse, start, out)
-    first, last = _produce(warehouse, start, until, events_per_day, seed, out)
-    resources, outcomes = build_range(warehouse, first, last, out)
+    # The producer runs in a second process while this one loads Dagster and the definitions (seconds of imports
+    # and SQL lineage): on two cores the two overlap. It needs neither, and nothing here reads raw data yet.
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as producer:
+        produced = producer.submit(_produce, warehouse, start, until, events_per_day, seed)
+        prepared = _prepare(warehouse)
+        first, last, message = produced.result()
+    out(message)
+    resources, outcomes = build_range(warehouse, first, last, out, prepared)
     _print_build_summary(resources, outcomes, warehouse, out)
     blocking = [c for o in outcomes for c in o.blocking_failed]
     out(f"\nfinished in {time.perf_counter() - started:.1f} s")
@@ -84,19 +90,25 @@ def start_calendar(warehouse: Path, first_day: date, out: Callable[[str], None] 
     out(f"calendar: starts {first_day} (the demo's first day)")
 
 
-def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], None] = print):
-    """Seal the arrival days of [start, last] (and the late ones after), then build, rebuild and publish: the
-    plan's four runs on the warehouse's Dagster instance, whatever the number of days."""
+def _prepare(warehouse: Path) -> tuple[dict, object]:
+    """The warehouse's resources and the project's definitions, on its Dagster instance."""
     os.environ["CLICKSTREAM_HOME"] = str(warehouse)
     ensure_dagster_home(warehouse)
-    import dagster as dg
-
-    from clickstream_assets.cli.runs import arrival_range, run_plan
     from clickstream_assets.definitions import build_definitions
     from resources.profile import build_resources
 
     resources = build_resources("local", warehouse)
-    defs = build_definitions(resources)
+    return resources, build_definitions(resources)
+
+
+def build_range(warehouse: Path, start: date, last: date, out: Callable[[str], None] = print, prepared=None):
+    """Seal the arrival days of [start, last] (and the late ones after), then build, rebuild and publish: the
+    plan's four runs on the warehouse's Dagster instance, whatever the number of days."""
+    resources, defs = prepared or _prepare(warehouse)
+    import dagster as dg
+
+    from clickstream_assets.cli.runs import arrival_range, run_plan
+
     arrival_days = arrival_range(start, last)
     if arrival_days is None:
         raise ValueError(f"no arrival days from {start} yet")

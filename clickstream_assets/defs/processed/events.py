@@ -16,16 +16,14 @@ from clickstream_assets.ledger import (
     now_iso,
     read_manifests,
     sum_reasons,
-    write_ledger,
+    write_ledgers,
 )
-from clickstream_assets.lineage import clean_events_lineage
-from clickstream_assets.partitions import daily_event
+from clickstream_assets.lineage import clean_events_lineage, described, table_schema
+from clickstream_assets.partitions import OBSERVED_DAYS, daily_event, per_day_detail
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine, WriteResult
 from resources.metrics import Metrics, points
 from resources.storage import Storage
-
-OBSERVED_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,8 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             valid=row.get("valid", 0),
             reasons=reasons_by_day.get(day, {}),
         )
-        write_ledger(storage, ledger)
         ledgers.append(ledger)
+    write_ledgers(storage, ledgers)
     return BuiltDays(ledgers, manifests, clean, quarantined)
 
 
@@ -85,6 +83,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             partitions_def=daily_event,
             deps=[dg.AssetDep(["raw", "events"])],
             freshness_policy=policy("processed", "events"),
+            metadata=described("events", clean_events_lineage()),
             description=(
                 "Clean events, one Parquet file per UTC day: every sealed record that passed the contract, typed, "
                 "deduplicated by event_id (the earliest arrival wins). A day reads exactly the sealed hours that "
@@ -99,6 +98,7 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
             kinds={"parquet", "sql"},
             partitions_def=daily_event,
             deps=[dg.AssetDep(["raw", "events"])],
+            metadata={"dagster/column_schema": table_schema("quarantine")},
             description=(
                 "Records that failed the contract, never dropped: reason code, raw text, source object and line. "
                 "Malformed lines belong to the day they arrived."
@@ -140,7 +140,7 @@ def clean_events(
             "duplicates_removed": sum(d.duplicates for d in ledgers),
             "late_records": sum(d.late for d in ledgers),
             "hours_read": len({h for d in ledgers for h in d.hours}),
-            "dagster/column_lineage": clean_events_lineage(),
+            **per_day_detail(days, described("events", clean_events_lineage())),
             **clean.stats.as_metadata(),
         },
     )

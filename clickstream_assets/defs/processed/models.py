@@ -14,8 +14,8 @@ from clickstream_assets.defs.freshness.checks import policy
 from clickstream_assets.defs.glue.tables import table_asset
 from clickstream_assets.defs.processed.bookkeeping import failures_counted, query_points
 from clickstream_assets.defs.processed.checks import scan_budget, scan_budget_spec
-from clickstream_assets.lineage import derived
-from clickstream_assets.partitions import daily_event
+from clickstream_assets.lineage import derived, described
+from clickstream_assets.partitions import daily_event, per_day_detail
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine, WriteResult
 from resources.metrics import Metrics, points
@@ -133,6 +133,7 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         automation_condition=automation.daily() if model.partitioned else automation.over_days(),
         freshness_policy=policy("processed", model.name),
         description=model.description,
+        metadata=described(model.name, derived(model.name, model.reads)),
     )
     def _model(
         context: dg.AssetExecutionContext, engine: Engine, storage: Storage, metrics: Metrics,
@@ -145,7 +146,6 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
         with failures_counted(metrics, asset):
             result = engine.materialize(model.sql_file, params, model.name, days)
         metrics.put(points({"Rows": result.rows}, Asset=asset) + query_points(asset, result))
-        table = engine.table_def(model.name)
         yield dg.MaterializeResult(
             metadata={
                 "rows": dg.MetadataValue.int(result.rows),
@@ -154,11 +154,10 @@ def model_asset(model: Model) -> dg.AssetsDefinition:
                 # A day with no clean events builds empty and passes its checks: a gap, not an error.
                 "empty_days": ", ".join(sorted(k for k, v in result.partitions.items() if not v.rows)) or "none",
                 "preview": dg.MetadataValue.md(_preview(engine, storage, model.name, result)),
-                "s3_bytes_by_partition": {k: v.bytes for k, v in result.partitions.items()},
-                "dagster/column_lineage": derived(model.name, model.reads),
-                "dagster/column_schema": dg.TableSchema(
-                    columns=[dg.TableColumn(c.name, c.hive_type) for c in table.columns + table.partition_keys]
-                ),
+                **per_day_detail(days, {
+                    "s3_bytes_by_partition": {k: v.bytes for k, v in result.partitions.items()},
+                    **described(model.name, derived(model.name, model.reads)),
+                }),
                 **result.stats.as_metadata(),
             }
         )

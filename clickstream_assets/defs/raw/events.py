@@ -4,14 +4,12 @@
 import dagster as dg
 
 from clickstream_assets.defs.freshness.checks import policy
-from clickstream_assets.partitions import CALENDAR_START, daily_arrival
+from clickstream_assets.partitions import CALENDAR_START, OBSERVED_DAYS, daily_arrival
 from clickstream_assets.sealing import seal_days
 from clickstream_assets.settings import PipelineSettings
 from resources.engine import Engine
 from resources.metrics import Metrics, points
 from resources.storage import Storage
-
-OBSERVED_DAYS = 7
 
 
 @dg.asset(
