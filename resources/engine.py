@@ -201,6 +201,8 @@ class DuckDBEngine(Engine):
         con = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit})
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
+        # A run's stderr is a log, not a terminal: the bar of a query past 2 s only filled it with redraws.
+        con.execute("SET enable_progress_bar = false")
         root = self.storage.local_root
         spill = os.path.join(root, "tmp", "duckdb") if root else tempfile.gettempdir()
         os.makedirs(spill, exist_ok=True)

@@ -296,6 +296,27 @@ def test_the_funnel_is_closed_and_ordered(built):
     assert rows["in-order"]["purchase_at"] == T0 + timedelta(seconds=12) and rows["in-order"]["reached_checkout"]
 
 
+def test_steps_and_pages_of_a_hand_made_session(built):
+    # Two category pages in a row are one step; two events at the same instant keep event_id order, as
+    # python_paths orders them; the last step goes to exit. The landing and exit classes are those of the first
+    # and last page.
+    engine = built.resources["engine"]
+    events = [event("s", 0, page="/"), event("s", 10, page="/category/a"), event("s", 20, page="/category/b"),
+              {**event("s", 30, page="/product/P1", product="P1"), "event_id": "s-30-b"},
+              {**event("s", 30, page="/cart"), "event_id": "s-30-a"},
+              event("s", 40, "add_to_cart", page="/cart", product="P1")]
+    params = {"first_day": "2026-11-02", "last_day": "2026-11-02", **PipelineSettings().page_params()}
+    result, _ = engine.query("models/paths_daily.sql", params, inputs={"events": pa.Table.from_pylist(events)})
+    got = {(r["dt"].isoformat(), r["step"], r["from_page_class"], r["to_page_class"]): r["sessions"]
+           for r in result.to_pylist()}
+    assert got == python_paths(events) == {
+        ("2026-11-02", 1, "home", "category"): 1, ("2026-11-02", 2, "category", "cart"): 1,
+        ("2026-11-02", 3, "cart", "product"): 1, ("2026-11-02", 4, "product", "cart"): 1,
+        ("2026-11-02", 5, "cart", "exit"): 1}
+    row = run_sessions(engine, events)["s"]
+    assert (row["landing_page_class"], row["exit_page_class"], row["add_to_carts"]) == ("home", "cart", 1)
+
+
 @pytest.mark.parametrize("referrer, channel", [
     (None, "direct"),
     ("", "direct"),

@@ -10,16 +10,9 @@
 -- Channel rules, first match wins: no referrer -> direct; an email link (utm_medium=email, a mail. host) -> email;
 -- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
 -- a social network -> social; any other site -> referral.
-WITH session_events AS (
-    SELECT
-        *,
-        regexp_like(event_type || ':' || page_class, :product_view_step_pattern) AS is_product_view,
-        regexp_like(event_type || ':' || page_class, :add_to_cart_step_pattern) AS is_add_to_cart,
-        regexp_like(event_type || ':' || page_class, :checkout_step_pattern) AS is_checkout,
-        regexp_like(event_type || ':' || page_class, :purchase_step_pattern) AS is_purchase
-    FROM page_events
-),
-base AS (
+WITH base AS (
+    -- One pass over the events builds every session and finds its product view; funnel_events reads only the
+    -- events that can be a later step, at or after that view (a second scan, rather than holding 5M events).
     SELECT
         session_id,
         min(user_id) AS user_id,
@@ -38,41 +31,37 @@ base AS (
         min(user_type) AS user_type,
         count_if(is_product_view) AS product_views,
         count_if(is_add_to_cart) AS add_to_carts,
-        count_if(is_purchase) AS purchases
-    FROM session_events
+        count_if(is_purchase) AS purchases,
+        min(CASE WHEN is_product_view THEN event_ts END) AS product_view_at
+    FROM page_events
     GROUP BY session_id
     HAVING date(min(event_ts)) BETWEEN date(:first_day) AND date(:last_day)
 ),
-step1 AS (
-    SELECT session_id, min(event_ts) AS product_view_at
-    FROM session_events
-    WHERE is_product_view
-    GROUP BY session_id
-),
-windowed AS (
-    SELECT e.*
-    FROM session_events AS e
-    JOIN step1 AS s ON e.session_id = s.session_id
-    WHERE CAST(:funnel_window_seconds AS INTEGER) = 0
-        OR e.event_ts <= date_add('second', CAST(:funnel_window_seconds AS INTEGER), s.product_view_at)
+funnel_events AS (
+    SELECT e.session_id, e.event_ts, e.is_add_to_cart, e.is_checkout, e.is_purchase
+    FROM page_events AS e
+    JOIN base AS b ON e.session_id = b.session_id
+    WHERE (e.is_add_to_cart OR e.is_checkout OR e.is_purchase)
+        AND e.event_ts >= b.product_view_at
+        AND (CAST(:funnel_window_seconds AS INTEGER) = 0
+            OR e.event_ts <= date_add('second', CAST(:funnel_window_seconds AS INTEGER), b.product_view_at))
 ),
 step2 AS (
-    SELECT e.session_id, min(e.event_ts) AS add_to_cart_at
-    FROM windowed AS e
-    JOIN step1 AS s ON e.session_id = s.session_id
-    WHERE e.is_add_to_cart AND e.event_ts >= s.product_view_at
-    GROUP BY e.session_id
+    SELECT session_id, min(event_ts) AS add_to_cart_at
+    FROM funnel_events
+    WHERE is_add_to_cart
+    GROUP BY session_id
 ),
 step3 AS (
     SELECT e.session_id, min(e.event_ts) AS checkout_at
-    FROM windowed AS e
+    FROM funnel_events AS e
     JOIN step2 AS s ON e.session_id = s.session_id
     WHERE e.is_checkout AND e.event_ts >= s.add_to_cart_at
     GROUP BY e.session_id
 ),
 step4 AS (
     SELECT e.session_id, min(e.event_ts) AS purchase_at
-    FROM windowed AS e
+    FROM funnel_events AS e
     JOIN step3 AS s ON e.session_id = s.session_id
     WHERE e.is_purchase AND e.event_ts >= s.checkout_at
     GROUP BY e.session_id
@@ -120,14 +109,14 @@ SELECT
     h.product_views,
     h.add_to_carts,
     h.purchases,
-    s1.product_view_at,
+    h.product_view_at,
     s2.add_to_cart_at,
     s3.checkout_at,
     s4.purchase_at,
     date(h.session_start) AS dt
 FROM hosts AS h
-LEFT JOIN step1 AS s1 ON h.session_id = s1.session_id
 LEFT JOIN step2 AS s2 ON h.session_id = s2.session_id
 LEFT JOIN step3 AS s3 ON h.session_id = s3.session_id
 LEFT JOIN step4 AS s4 ON h.session_id = s4.session_id
-ORDER BY dt, h.session_start, h.session_id
+    -- By start: the same order as by day, then start, with one sort key fewer.
+ORDER BY h.session_start, h.session_id
