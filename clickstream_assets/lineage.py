@@ -3,14 +3,17 @@ dataset column. Catalog tables and datasets pass their columns through unchanged
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 from sqlglot import exp
 from sqlglot.lineage import lineage
 
 from resources.catalog import load_ddl
-from resources.sql import parse
+from resources.sql import SQL_ROOT, parse
 
 _LOCATIONS = {"raw": "s3://raw", "processed": "s3://processed", "raw_events": "s3://raw/events/"}  # lineage needs columns, not places
 
@@ -20,9 +23,40 @@ def _columns(table: str) -> list[str]:
     return [c.name for c in ddl.columns + ddl.partition_keys]
 
 
+# The lineage sqlglot derives, shipped beside this module and keyed by a digest of the SQL it came from: deriving it
+# took ~1 s at every process start (the demo, each CLI command, the code server). Edited SQL has another digest and
+# is derived afresh; tests/test_beyond.py keeps the file current (python -m clickstream_assets.lineage writes it).
+SHIPPED = Path(__file__).with_name("lineage.json")
+
+
+def sql_digest() -> str:
+    """A digest of every file the lineage reads: the models, the views they inline, the tables' DDL."""
+    digest = hashlib.sha256()
+    for path in sorted(SQL_ROOT.glob("*/*.sql")):
+        if path.parent.name in ("models", "views", "ddl"):
+            digest.update(f"{path.parent.name}/{path.name}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@cache
+def _shipped() -> dict:
+    try:
+        shipped = json.loads(SHIPPED.read_text())
+    except (OSError, ValueError):
+        return {}
+    return shipped["models"] if shipped.get("sql_digest") == sql_digest() else {}
+
+
 @cache
 def model_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     """Output column -> [(table read, column)] for ``sql/models/<model>.sql``."""
+    shipped = _shipped().get(model)
+    if shipped is not None and shipped["reads"] == list(reads):
+        return {column: [tuple(source) for source in sources] for column, sources in shipped["columns"].items()}
+    return derive_lineage(model, reads)
+
+
+def derive_lineage(model: str, reads: tuple[str, ...]) -> dict[str, list[tuple[str, str]]]:
     schema = {t: {c: "string" for c in _columns(t)} for t in reads}
     # Every output column in one walk: sqlglot qualifies the query once and shares the work between columns (one
     # call per column re-qualified the whole query each time, ~2 s for the models at every process start).
@@ -74,3 +108,15 @@ def clean_events_lineage() -> dg.TableColumnLineage:
             deps[column] = [dg.TableColumnDep(asset_key=dg.AssetKey(["raw", "events"]), column_name=field)]
     deps["dt"] = [dg.TableColumnDep(asset_key=dg.AssetKey(["raw", "events"]), column_name="timestamp")]
     return dg.TableColumnLineage(deps_by_column=deps)
+
+
+def write_shipped() -> None:
+    """Derive every model's lineage and write it beside this module, with the digest of the SQL it came from."""
+    from clickstream_assets.defs.processed.models import MODELS
+
+    models = {m.name: {"reads": list(m.reads), "columns": derive_lineage(m.name, tuple(m.reads))} for m in MODELS}
+    SHIPPED.write_text(json.dumps({"sql_digest": sql_digest(), "models": models}, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    write_shipped()
