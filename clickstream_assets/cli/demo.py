@@ -21,9 +21,10 @@ from pathlib import Path
 from resources.profile import ensure_dagster_home
 
 
-def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int, seed: int) -> tuple[date, date, str]:
+def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int, seed: int):
     """Produce once per warehouse: a second demo rebuilds the events the first produced (never a second copy of
-    them); returns the first and last day they cover, and what to tell the user."""
+    them); returns the first and last day they cover, what to tell the user and the run's summary (None when
+    reused)."""
     from clickstream_assets.producer.runner import produce_historical
     from clickstream_assets.producer.simulator import Mess
     from resources.sinks import LocalFirehoseSink
@@ -35,7 +36,7 @@ def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int,
         last = datetime.fromisoformat(params["until"]).date() if "until" in params else (
             first + timedelta(days=params["days"] - 1))
         return first, last, (f"reusing the events already produced ({earlier[-1].name}; a new CLICKSTREAM_HOME "
-                             "gets a week ending now)")
+                             "gets a week ending now)"), None
     days = (until.date() - start).days + 1
     marker = warehouse / "producer_runs" / f"demo-{start}-{until:%Y-%m-%dT%H}-{events_per_day}-seed{seed}.json"
     mess = Mess(duplicate_rate=0.01, malformed_rate=0.005, late_rate=0.01, future_rate=0.0)
@@ -44,12 +45,17 @@ def _produce(warehouse: Path, start: date, until: datetime, events_per_day: int,
     summary.update(profile="local", stream_name=sink.stream_name)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(summary, indent=1))
-    from clickstream_assets.ledger import record_producer_run
-    from resources.storage import LocalStorage
-
-    record_producer_run(LocalStorage(warehouse=str(warehouse)), summary)
     return start, until.date(), (f"produced {summary['produced']:,} events ({summary['records_sent']:,} records "
-                                 f"with mess) in {summary['seconds']:.1f} s")
+                                 f"with mess) in {summary['seconds']:.1f} s"), summary
+
+
+def _record(resources: dict, summary: dict | None) -> None:
+    """The producer's run in the warehouse's ledger (here, where Dagster is loaded: the producer's process never
+    imports it)."""
+    if summary is not None:
+        from clickstream_assets.ledger import record_producer_run
+
+        record_producer_run(resources["storage"], summary)
 
 
 def run_demo(
@@ -68,8 +74,9 @@ def run_demo(
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as producer:
         produced = producer.submit(_produce, warehouse, start, until, events_per_day, seed)
         prepared = _prepare(warehouse)
-        first, last, message = produced.result()
+        first, last, message, summary = produced.result()
     out(message)
+    _record(prepared[0], summary)
     resources, outcomes = build_range(warehouse, first, last, out, prepared)
     _print_build_summary(resources, outcomes, warehouse, out)
     blocking = [c for o in outcomes for c in o.blocking_failed]
