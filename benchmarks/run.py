@@ -157,7 +157,7 @@ def show(title: str, result: dict) -> None:
     print(f"\n{title}")
     for key, value in result.items():
         if isinstance(value, float):
-            value = f"{value:,.3f}" if value < 10 else f"{value:,.0f}"
+            value = f"{value:,.3f}" if value < 10 else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
         elif isinstance(value, int):
             value = f"{value:,}"
         print(f"  {key:<36} {value}")
