@@ -5,7 +5,6 @@ Parameters are named in the SQL (``:first_day``), validated here, and bound by t
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
+from resources.duckdb_sql import athena_count_if, parse_json_once, referenced_tables
 from resources.files import remove_tree
 from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
@@ -52,32 +52,6 @@ def parquet_compression(table: TableDef) -> tuple[str, int | None]:
     if codec != "zstd" or not level.isdigit() or not 1 <= int(level) <= 22:
         raise ValueError(f"{table.name}: compression_level {level!r} needs ZSTD and a level from 1 to 22")
     return codec, int(level)
-
-
-def _athena_count_if(tree: exp.Expression) -> None:
-    """Athena's count_if counts nothing as 0; DuckDB's gives NULL over no rows, which made an empty day fail every
-    check that counts violations. ``count(*) FILTER (WHERE …)`` is 0 on both."""
-    for node in list(tree.find_all(exp.CountIf)):
-        node.replace(exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=node.this)))
-
-
-def _parse_json_once(tree: exp.Expression) -> None:
-    """Athena's ``try_cast(try(json_parse(x)) AS ROW(...))`` transpiles to DuckDB's ``json(x)`` (which parses the
-    text and prints it again) cast to a STRUCT (which parses it once more). ``json_transform`` reads the text into the
-    STRUCT in one parse, with the same conversions, and TRY makes malformed text NULL as before: a third less time
-    classifying raw lines."""
-    for node in list(tree.find_all(exp.TryCast)):
-        inner = node.this.this if isinstance(node.this, exp.Try) else None
-        if isinstance(inner, exp.ParseJSON) and node.to.is_type(exp.DataType.Type.STRUCT):
-            fields = {f.name: f.args["kind"].sql("duckdb") for f in node.to.expressions}
-            if all(isinstance(f, exp.ColumnDef) for f in node.to.expressions):
-                structure = exp.Literal.string(json.dumps(fields))
-                node.replace(exp.Try(this=exp.Anonymous(this="json_transform", expressions=[inner.this, structure])))
-
-
-def referenced_tables(tree: exp.Expression) -> set[str]:
-    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    return {t.name for t in tree.find_all(exp.Table)} - ctes
 
 
 @dataclass
@@ -222,8 +196,8 @@ class DuckDBEngine(Engine):
             if placeholder.name not in checked:
                 raise ValueError(f"{sql_file} needs parameter :{placeholder.name}")
             placeholder.replace(exp.var(f"${placeholder.name}"))
-        _athena_count_if(tree)
-        _parse_json_once(tree)
+        athena_count_if(tree)
+        parse_json_once(tree)
         stats = QueryStats(engine="duckdb")
         for name in sorted(referenced_tables(tree) - set(ready)):
             if inputs and name in inputs:

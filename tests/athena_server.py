@@ -33,7 +33,7 @@ import sqlglot
 from sqlglot import exp
 
 from resources.catalog import duckdb_type
-from resources.engine import _athena_count_if, referenced_tables
+from resources.duckdb_sql import athena_count_if, referenced_tables
 
 UNLOAD = re.compile(r"^\s*UNLOAD\s*\((?P<query>.*)\)\s*TO\s*'(?P<target>s3://[^']+)'\s*WITH\s*\((?P<options>.*)\)\s*$",
                     re.S | re.I)
@@ -107,7 +107,7 @@ class AthenaTwin:
         con.execute("SET TimeZone = 'UTC'")
         for name in sorted(referenced_tables(tree)):
             execution.bytes_scanned += self._bind(con, execution.database, name, tree)
-        _athena_count_if(tree)
+        athena_count_if(tree)
         _trino_functions(tree)
         return con.sql(tree.sql("duckdb")).to_arrow_table()
 
