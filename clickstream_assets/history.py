@@ -127,23 +127,21 @@ class _HourBuffers:
                                   object_id)
         return key, data, len(lines)
 
-    def _landed(self, key: str, data: bytes, records: int) -> None:
-        self.summary.objects += 1
-        self.summary.bytes += len(data)
-        self.summary.acknowledged[key] = records
-
     def write(self, hour: datetime) -> None:
-        key, data, records = self._take(hour)
-        self.storage.write_bytes("raw", key, data)
-        self._landed(key, data, records)
+        self._land([hour])
 
     def flush(self) -> None:
-        """The hours still buffered, landed side by side: a small shop's history is thousands of small objects,
-        each synced before it counts as landed."""
-        taken = [self._take(hour) for hour in sorted(self.lines)]
+        self._land(sorted(self.lines))
+
+    def _land(self, hours: list[datetime]) -> None:
+        """Land the hours' buffers as objects, side by side (a small shop's history is thousands of small objects,
+        each synced before it counts as landed), then count them as acknowledged."""
+        taken = [self._take(hour) for hour in hours]
         self.storage.write_many("raw", {key: data for key, data, _ in taken})
         for key, data, records in taken:
-            self._landed(key, data, records)
+            self.summary.objects += 1
+            self.summary.bytes += len(data)
+            self.summary.acknowledged[key] = records
 
 
 def import_history(storage: Storage, lines: Iterable[bytes], stream_name: str = "clickstream-events") -> ImportSummary:

@@ -55,7 +55,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
-        self._tables_present: set[str] = set()
+        self._schema_seen: set[str] = set()
         self._pid = os.getpid()
         super().__init__(base_dir, inst_data)
 
@@ -98,15 +98,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     # Dagster inspects the schema on every materialization (is the asset tags table there, does the asset keys table
     # have its index columns): two more connections and catalog reads per event. What is there stays there.
     def has_table(self, table_name: str) -> bool:
-        if table_name not in self._tables_present and super().has_table(table_name):
-            self._tables_present.add(table_name)
-        return table_name in self._tables_present
+        if table_name not in self._schema_seen and super().has_table(table_name):
+            self._schema_seen.add(table_name)
+        return table_name in self._schema_seen
 
     def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
         present = f"asset_keys.{column_name}"
-        if present not in self._tables_present and super()._has_asset_key_col_on_connection(conn, column_name):
-            self._tables_present.add(present)
-        return present in self._tables_present
+        if present not in self._schema_seen and super()._has_asset_key_col_on_connection(conn, column_name):
+            self._schema_seen.add(present)
+        return present in self._schema_seen
 
     def _close_all(self) -> None:
         with self._db_lock:

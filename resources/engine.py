@@ -354,7 +354,7 @@ class DuckDBEngine(Engine):
 
     @staticmethod
     def _write_each(con, select, column, key_type, values, options, scratch) -> dict[str, str]:
-        """One COPY per partition, two at a time on their own cursors (a seal chunk's hours were one COPY on one
+        """One COPY per partition, WRITERS at a time on their own cursors (a seal chunk's hours were one COPY on one
         thread). Each COPY keeps the rows in the order of the result, so a re-run writes the same bytes. The key is
         compared as its own type, not as text, so DuckDB can skip row groups by their min/max."""
         files = {value: os.path.join(scratch, f"{value}.parquet") for value in values}

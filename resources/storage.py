@@ -111,13 +111,8 @@ class Storage(dg.ConfigurableResource, ABC):
     def _concurrently(self, puts: list[tuple[str, bytes | None, str | None]]) -> None:
         # Each write still syncs its file and its folder before it counts as done; run side by side, the disk
         # commits many syncs at once: a backfill's thousands of small files took ~2 ms each one after another.
-        if len(puts) <= 1:
-            for uri, data, local_file in puts:
-                self.put_uri(uri, data=data, local_file=local_file)
-            return
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_PUTS, len(puts))) as pool:
-            for done in [pool.submit(self.put_uri, uri, data, local_file) for uri, data, local_file in puts]:
-                done.result()
+        with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_PUTS, len(puts)))) as pool:
+            list(pool.map(lambda put: self.put_uri(*put), puts))
 
     def put_uri(self, uri: str, data: bytes | None = None, local_file: str | None = None) -> None:
         """Replace one object whole: readers see the old version or the new one, never a mix.
