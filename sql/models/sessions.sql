@@ -20,10 +20,9 @@ WITH base AS (
         max(event_ts) AS session_end,
         count_if(event_type = 'view') AS page_views,
         count(*) AS events,
-        min_by(page, event_ts) AS landing_page,
-        max_by(page, event_ts) AS exit_page,
-        min_by(page_class, event_ts) AS landing_page_class,
-        max_by(page_class, event_ts) AS exit_page_class,
+        -- The first and last event's pair, as a number: two strings per session held while grouping cost more.
+        min_by(page_key, event_ts) AS landing_page_key,
+        max_by(page_key, event_ts) AS exit_page_key,
         min(device_type) AS device_type,
         min(browser) AS browser,
         min(location) AS location,
@@ -80,10 +79,10 @@ SELECT
     date_diff('second', h.session_start, h.session_end) AS duration_seconds,
     h.page_views,
     h.events,
-    h.landing_page,
-    h.exit_page,
-    h.landing_page_class,
-    h.exit_page_class,
+    first_pair.page AS landing_page,
+    last_pair.page AS exit_page,
+    first_pair.page_class AS landing_page_class,
+    last_pair.page_class AS exit_page_class,
     h.device_type,
     h.browser,
     h.location,
@@ -115,6 +114,8 @@ SELECT
     s4.purchase_at,
     date(h.session_start) AS dt
 FROM hosts AS h
+JOIN pages AS first_pair ON first_pair.page_key = h.landing_page_key
+JOIN pages AS last_pair ON last_pair.page_key = h.exit_page_key
 LEFT JOIN step2 AS s2 ON h.session_id = s2.session_id
 LEFT JOIN step3 AS s3 ON h.session_id = s3.session_id
 LEFT JOIN step4 AS s4 ON h.session_id = s4.session_id
