@@ -11,8 +11,8 @@
 -- an ad click (gclid, utm_medium=cpc|paid, /aclk) -> paid_search; a search engine -> organic_search;
 -- a social network -> social; any other site -> referral.
 WITH base AS (
-    -- One pass over the events builds every session and finds its product view; funnel_events reads only the
-    -- events that can be a later step, at or after that view (a second scan, rather than holding 5M events).
+    -- One pass over the events builds every session: its product view, and the times of the events that can be a
+    -- later step (a few per session), from which funnel picks each step.
     SELECT
         session_id,
         min(user_id) AS user_id,
@@ -31,45 +31,41 @@ WITH base AS (
         count_if(is_product_view) AS product_views,
         count_if(is_add_to_cart) AS add_to_carts,
         count_if(is_purchase) AS purchases,
-        min(CASE WHEN is_product_view THEN event_ts END) AS product_view_at
+        min(CASE WHEN is_product_view THEN event_ts END) AS product_view_at,
+        array_agg(event_ts) FILTER (WHERE is_add_to_cart) AS add_to_cart_times,
+        array_agg(event_ts) FILTER (WHERE is_checkout) AS checkout_times,
+        array_agg(event_ts) FILTER (WHERE is_purchase) AS purchase_times
     FROM page_events
     GROUP BY session_id
     HAVING date(min(event_ts)) BETWEEN date(:first_day) AND date(:last_day)
 ),
-funnel_events AS (
-    SELECT e.session_id, e.event_ts, e.is_add_to_cart, e.is_checkout, e.is_purchase
-    FROM page_events AS e
-    JOIN base AS b ON e.session_id = b.session_id
-    WHERE (e.is_add_to_cart OR e.is_checkout OR e.is_purchase)
-        AND e.event_ts >= b.product_view_at
-        AND (CAST(:funnel_window_seconds AS INTEGER) = 0
-            OR e.event_ts <= date_add('second', CAST(:funnel_window_seconds AS INTEGER), b.product_view_at))
+windowed AS (
+    -- A later step counts within the conversion window of the product view (all of the session when it is 0).
+    SELECT
+        *,
+        CASE
+            WHEN CAST(:funnel_window_seconds AS INTEGER) = 0 THEN session_end
+            ELSE date_add('second', CAST(:funnel_window_seconds AS INTEGER), product_view_at)
+        END AS window_end
+    FROM base
 ),
 step2 AS (
-    SELECT session_id, min(event_ts) AS add_to_cart_at
-    FROM funnel_events
-    WHERE is_add_to_cart
-    GROUP BY session_id
+    SELECT *, array_min(filter(add_to_cart_times, t -> t >= product_view_at AND t <= window_end)) AS add_to_cart_at
+    FROM windowed
 ),
 step3 AS (
-    SELECT e.session_id, min(e.event_ts) AS checkout_at
-    FROM funnel_events AS e
-    JOIN step2 AS s ON e.session_id = s.session_id
-    WHERE e.is_checkout AND e.event_ts >= s.add_to_cart_at
-    GROUP BY e.session_id
+    SELECT *, array_min(filter(checkout_times, t -> t >= add_to_cart_at AND t <= window_end)) AS checkout_at
+    FROM step2
 ),
 step4 AS (
-    SELECT e.session_id, min(e.event_ts) AS purchase_at
-    FROM funnel_events AS e
-    JOIN step3 AS s ON e.session_id = s.session_id
-    WHERE e.is_purchase AND e.event_ts >= s.checkout_at
-    GROUP BY e.session_id
+    SELECT *, array_min(filter(purchase_times, t -> t >= checkout_at AND t <= window_end)) AS purchase_at
+    FROM step3
 ),
 hosts AS (
     SELECT
         *,
         lower(regexp_extract(referrer_url, '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)', 1)) AS referrer_host
-    FROM base
+    FROM step4
 )
 SELECT
     h.session_id,
@@ -103,21 +99,18 @@ SELECT
     h.page_views = 1 AS bounced,
     h.page_views >= 2 OR date_diff('second', h.session_start, h.session_end) >= 10 OR h.purchases > 0 AS engaged,
     h.add_to_carts > 0 AS added_to_cart,
-    s3.checkout_at IS NOT NULL AS reached_checkout,
+    h.checkout_at IS NOT NULL AS reached_checkout,
     h.purchases > 0 AS purchased,
     h.product_views,
     h.add_to_carts,
     h.purchases,
     h.product_view_at,
-    s2.add_to_cart_at,
-    s3.checkout_at,
-    s4.purchase_at,
+    h.add_to_cart_at,
+    h.checkout_at,
+    h.purchase_at,
     date(h.session_start) AS dt
 FROM hosts AS h
 JOIN pages AS first_pair ON first_pair.page_key = h.landing_page_key
 JOIN pages AS last_pair ON last_pair.page_key = h.exit_page_key
-LEFT JOIN step2 AS s2 ON h.session_id = s2.session_id
-LEFT JOIN step3 AS s3 ON h.session_id = s3.session_id
-LEFT JOIN step4 AS s4 ON h.session_id = s4.session_id
     -- By start: the same order as by day, then start, with one sort key fewer.
 ORDER BY h.session_start, h.session_id
