@@ -61,6 +61,11 @@ step4 AS (
     SELECT *, array_min(filter(purchase_times, t -> t >= checkout_at AND t <= window_end)) AS purchase_at
     FROM step3
 ),
+pairs AS (
+    -- The landing and exit pairs' page and class, looked up by number in one reading of the pairs.
+    SELECT page_key, page, page_class
+    FROM pages
+),
 hosts AS (
     SELECT
         *,
@@ -110,7 +115,7 @@ SELECT
     h.purchase_at,
     date(h.session_start) AS dt
 FROM hosts AS h
-JOIN pages AS first_pair ON first_pair.page_key = h.landing_page_key
-JOIN pages AS last_pair ON last_pair.page_key = h.exit_page_key
+JOIN pairs AS first_pair ON first_pair.page_key = h.landing_page_key
+JOIN pairs AS last_pair ON last_pair.page_key = h.exit_page_key
     -- By start: the same order as by day, then start, with one sort key fewer.
 ORDER BY h.session_start, h.session_id
