@@ -9,7 +9,7 @@ go straight to their partition's file.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -60,14 +60,14 @@ class PartitionFiles:
         self._row_groups: Future | None = None
         self._current: str | None = None
 
-    def write(self, batches: Iterable[pa.RecordBatch], keep: bool = False) -> list[pa.RecordBatch]:
-        """Route every batch's rows to their partitions; with ``keep``, return the batches (partition column
-        included) for a caller that reads them again."""
+    def write(self, batches: Iterable[pa.RecordBatch], keep: Sequence[str] | None = None) -> list[pa.RecordBatch]:
+        """Route every batch's rows to their partitions. Returns the columns ``keep`` of every row, partition column
+        last, for a caller that reads them again."""
         kept = []
         for batch in batches:
             rows = batch.drop_columns([PARTITION])
-            if keep:
-                kept.append(batch)
+            if keep is not None:
+                kept.append(batch.select([*keep, PARTITION]))
             for value, start, length in _runs(batch.column(PARTITION)):
                 if value != self._current:
                     self._run_ended()
