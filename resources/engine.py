@@ -306,7 +306,9 @@ class DuckDBEngine(Engine):
                              params=bound).to_arrow_reader(ROW_GROUP_ROWS)
             schema = pa.schema([f for f in reader.schema if f.name != PARTITION])
             files = PartitionFiles(schema, scratch, *parquet_compression(table))
-            kept = files.write(reader, keep=bool(tally))
+            # What the tally reads is kept from the rows as they pass, and only that: a seal chunk's few columns.
+            read_by_tally = {c.name for c in parse(tally, handed_over={target}).find_all(exp.Column)} if tally else set()
+            kept = files.write(reader, keep=[c for c in schema.names if c in read_by_tally] if tally else None)
             written = files.close(values)
             stray = sorted(set(written) - set(values), key=str)
             if stray:
@@ -315,9 +317,10 @@ class DuckDBEngine(Engine):
                     f"({values[0]}..{values[-1]}): refusing to drop them"
                 )
             if tally:
-                # The rows as written, the partition column as text (the tally of a seal reads its arrival hours).
-                rows = pa.Table.from_batches(kept, reader.schema).rename_columns([*schema.names, column])
-                con.register(check_identifier(target), rows)
+                # The partition column as text (the tally of a seal reads its arrival hours).
+                passed = pa.Table.from_batches(kept) if kept else pa.schema(
+                    [f for f in reader.schema if f.name in read_by_tally or f.name == PARTITION]).empty_table()
+                con.register(check_identifier(target), passed.rename_columns([*passed.schema.names[:-1], column]))
                 tally_sql, tally_bound, _ = self._prepare(con, tally, {}, None, None, ready={target})
                 tallied = _whole_numbers(con.sql(tally_sql, params=tally_bound).to_arrow_table())
             moves = {}
