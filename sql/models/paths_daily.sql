@@ -4,27 +4,45 @@
 -- at step 1 are all the day's sessions, and each step's sessions are those that got that far.
 -- Pages are classed by views/page_events.sql, as in models/sessions.sql.
 WITH ordered AS (
-    -- One ordering of each session's events finds every step at its last event (the next event's class differs,
-    -- or there is none), so the transition is read there; numbering those ends counts the steps.
+    -- One ordering of each session's events finds where each step starts (the previous event's class differs, or
+    -- there is none); a second ordering, of those starts alone, numbers the steps and reads each transition to the
+    -- next start's class. Classes travel as their number (views/pages.sql), a narrower row to sort; their names
+    -- join the counted transitions.
     SELECT
         session_id,
-        page_class,
-        lead(page_class) OVER (PARTITION BY session_id ORDER BY event_ts, event_id) AS next_class,
-        row_number() OVER (PARTITION BY session_id ORDER BY event_ts, event_id) AS position,
-        first_value(event_ts) OVER (PARTITION BY session_id ORDER BY event_ts, event_id) AS session_start
+        event_ts,
+        class_key,
+        lag(class_key) OVER (PARTITION BY session_id ORDER BY event_ts, event_id) AS previous_key,
+        row_number() OVER (PARTITION BY session_id ORDER BY event_ts, event_id) AS position
     FROM page_events
 ),
-step_ends AS (
+steps AS (
+    -- The first step starts at the session's first event: its start, and so the session's day.
     SELECT
-        date(session_start) AS dt,
+        date(first_value(event_ts) OVER (PARTITION BY session_id ORDER BY position)) AS dt,
         row_number() OVER (PARTITION BY session_id ORDER BY position) AS step,
-        page_class AS from_page_class,
-        coalesce(next_class, 'exit') AS to_page_class
+        class_key,
+        lead(class_key) OVER (PARTITION BY session_id ORDER BY position) AS next_key
     FROM ordered
-    WHERE next_class IS NULL OR next_class <> page_class
+    WHERE previous_key IS NULL OR previous_key <> class_key
+),
+transitions AS (
+    SELECT dt, step, class_key, next_key, count(*) AS sessions
+    FROM steps
+    WHERE step <= 10 AND dt BETWEEN date(:first_day) AND date(:last_day)
+    GROUP BY dt, step, class_key, next_key
+),
+classes AS (
+    SELECT DISTINCT class_key, page_class
+    FROM pages
 )
-SELECT step, from_page_class, to_page_class, count(*) AS sessions, dt
-FROM step_ends
-WHERE step <= 10 AND dt BETWEEN date(:first_day) AND date(:last_day)
-GROUP BY dt, step, from_page_class, to_page_class
-ORDER BY dt, step, sessions DESC, from_page_class, to_page_class
+SELECT
+    t.step,
+    from_class.page_class AS from_page_class,
+    coalesce(to_class.page_class, 'exit') AS to_page_class,
+    t.sessions,
+    t.dt
+FROM transitions AS t
+JOIN classes AS from_class ON from_class.class_key = t.class_key
+LEFT JOIN classes AS to_class ON to_class.class_key = t.next_key
+ORDER BY t.dt, t.step, t.sessions DESC, from_page_class, to_page_class

@@ -3,8 +3,8 @@
 -- views/page_events.sql. A page belongs to the first class whose pattern (:<class>_page_pattern) matches it, else
 -- 'other'; an event matches a step when '<event_type>:<page_class>' matches :<step>_step_pattern (see
 -- clickstream_assets/pages.py). A day of 5M events has a few thousand pairs, so up to eleven regular expressions run
--- per pair, not per event. page_key numbers the pairs (in their order, so every reading numbers them alike): a
--- model that picks one event's page per session carries the number, not two strings, and joins the pair back.
+-- per pair, not per event. page_key numbers the pairs and class_key the classes (in their order, so every reading
+-- numbers them alike): a model that picks or orders events carries a number, not strings, and joins names back.
 SELECT
     event_type,
     page,
@@ -13,7 +13,8 @@ SELECT
     regexp_like(event_type || ':' || page_class, :add_to_cart_step_pattern) AS is_add_to_cart,
     regexp_like(event_type || ':' || page_class, :checkout_step_pattern) AS is_checkout,
     regexp_like(event_type || ':' || page_class, :purchase_step_pattern) AS is_purchase,
-    row_number() OVER (ORDER BY event_type, page) AS page_key
+    row_number() OVER (ORDER BY event_type, page) AS page_key,
+    CAST(dense_rank() OVER (ORDER BY page_class) AS INTEGER) AS class_key
 FROM (
     SELECT
         event_type,
