@@ -10,7 +10,8 @@ import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,28 @@ class Engine(dg.ConfigurableResource, ABC):
         """The files (paths in the storage's filesystem) holding each partition of ``target`` now: the engine owns
         the layout, so callers never guess file names."""
 
+    @contextmanager
+    def reading(self, partitions: Mapping[str, Sequence[str]]) -> Iterator[Reads]:
+        """Several statements over the same partitions of the same tables (``partitions``), as ``query`` and
+        ``materialize`` with those partitions. Here each statement reads them where they lie (Athena scans S3 in
+        parallel and bills the bytes each statement reads, whoever holds them); the local engine reads them once."""
+        yield Reads(self, partitions)
+
+
+@dataclass
+class Reads:
+    """Statements over the partitions an :meth:`Engine.reading` holds."""
+
+    engine: Engine
+    partitions: Mapping[str, Sequence[str]]
+
+    def query(self, sql_file: str, params: Mapping[str, object]) -> tuple[pa.Table, QueryStats]:
+        return self.engine.query(sql_file, params, partitions=self.partitions)
+
+    def materialize(self, sql_file: str, params: Mapping[str, object], target: str,
+                    partition_values: Sequence[str]) -> WriteResult:
+        return self.engine.materialize(sql_file, params, target, partition_values, partitions=self.partitions)
+
 
 class DuckDBEngine(Engine):
     """Local twin: transpiles the Athena SQL with sqlglot and runs it in DuckDB over the catalog's files."""
@@ -189,8 +212,14 @@ class DuckDBEngine(Engine):
         os.makedirs(path, exist_ok=True)
         return path
 
-    def _prepare(self, con, sql_file, params, partitions, inputs, ready=()) -> tuple[str, dict, QueryStats]:
-        tree = parse(sql_file, handed_over=set(inputs or {}) | set(ready))
+    def _prepare(self, con, sql_file, params, partitions, inputs, ready=(),
+                 held: Mapping[str, QueryStats] | None = None) -> tuple[str, dict, QueryStats]:
+        """The statement for DuckDB, its bound parameters, and the files it reads bound on ``con``. Tables in
+        ``ready`` or ``held`` are already on ``con``: a held table counts the files it was read from as scanned
+        again, as Athena would bill them."""
+        held = held or {}
+        ready = set(ready) | set(held)
+        tree = parse(sql_file, handed_over=set(inputs or {}) | ready)
         checked = check_params(params)
         for placeholder in list(tree.find_all(exp.Placeholder)):
             if placeholder.name not in checked:
@@ -199,7 +228,11 @@ class DuckDBEngine(Engine):
         athena_count_if(tree)
         parse_json_once(tree)
         stats = QueryStats(engine="duckdb")
-        for name in sorted(referenced_tables(tree) - set(ready)):
+        referenced = referenced_tables(tree)
+        for name in sorted(referenced & set(held)):
+            stats.files_scanned += held[name].files_scanned
+            stats.bytes_scanned += held[name].bytes_scanned
+        for name in sorted(referenced - ready):
             if inputs and name in inputs:
                 con.register(name, inputs[name])
                 stats.bytes_scanned += inputs[name].nbytes
@@ -219,7 +252,10 @@ class DuckDBEngine(Engine):
         """The table as its DDL defines it, located in this profile's buckets."""
         return load_ddl(name, self.storage.ddl_locations())
 
-    def _bind_table(self, con, table: TableDef, values: list[str], stats: QueryStats) -> None:
+    def _bind_table(self, con, table: TableDef, values: list[str], stats: QueryStats, name: str = "") -> None:
+        """The files of ``values`` of ``table`` as a view (or registered dataset) ``name``, the table's own name
+        unless given."""
+        name = check_identifier(name or table.name)
         fs = self.storage.filesystem()
         files, sizes = [], 0
         locations = [table.partition_location(v) for v in values] if table.partition_keys else [table.location]
@@ -235,23 +271,23 @@ class DuckDBEngine(Engine):
         if not files:
             cols = [*table.columns, *table.partition_keys]
             select = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {check_identifier(c.name)}" for c in cols)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {check_identifier(table.name)} AS SELECT {select} WHERE false")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {select} WHERE false")
             return
         hive_types = {p.name: p.duckdb_type for p in table.partition_keys}
         if not table.partition_keys:
             view = f"SELECT * FROM read_parquet({_literal(files[0])})" if self.storage.local_root else None
             if view:
-                con.execute(f"CREATE OR REPLACE TEMP VIEW {check_identifier(table.name)} AS {view}")
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
             else:
                 import pyarrow.dataset as ds
 
-                con.register(check_identifier(table.name), ds.dataset(files, filesystem=fs, format="parquet"))
+                con.register(name, ds.dataset(files, filesystem=fs, format="parquet"))
             return
         if self.storage.local_root:
             listed = ", ".join(_literal(f) for f in files)
             types = ", ".join(f"{_literal(check_identifier(k))}: {_literal(v)}" for k, v in hive_types.items())
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {check_identifier(table.name)} AS SELECT * FROM read_parquet("
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
                 f"[{listed}], hive_partitioning = true, hive_types = {{{types}}})"
             )
             return
@@ -266,7 +302,7 @@ class DuckDBEngine(Engine):
             partitioning=ds.partitioning(pa.schema([(column, part_type)]), flavor="hive"),
             partition_base_dir=base,
         )
-        con.register(check_identifier(table.name), dataset)
+        con.register(name, dataset)
 
     def data_files(self, target, values):
         table, fs = self.table_def(target), self.storage.filesystem()
@@ -277,14 +313,44 @@ class DuckDBEngine(Engine):
             found[value] = [path] if fs.get_file_info(path).type.name == "File" else []
         return found
 
-    def query(self, sql_file, params, partitions=None, inputs=None):
-        started = time.perf_counter()
+    @contextmanager
+    def _connection(self, shared=None) -> Iterator:
+        """``shared`` (a reading's connection) as it is, else a connection of its own, closed after."""
+        if shared is not None:
+            yield shared
+            return
         con = self._connect()
         try:
-            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs)
-            table = _whole_numbers(con.sql(sql, params=bound).to_arrow_table())
+            yield con
         finally:
             con.close()
+
+    @contextmanager
+    def reading(self, partitions):
+        """The partitions read once, into a table of one connection that every statement of the reading runs on:
+        over thousands of small files (the arrival hours of a half-year) each read cost ~1 s of opening files,
+        and a day's build read them five times. DuckDB keeps the table within its memory limit, spilling to disk."""
+        con = self._connect()
+        try:
+            held = {}
+            for name, values in partitions.items():
+                stats = QueryStats(engine="duckdb")
+                self._bind_table(con, self.table_def(name), list(values), stats, name=f"__files_{name}")
+                # Order is the statements' business (each sorts what it writes); not keeping the files' order
+                # reads them on both threads.
+                con.execute("SET preserve_insertion_order = false")
+                con.execute(f"CREATE TEMP TABLE {check_identifier(name)} AS SELECT * FROM __files_{name}")
+                con.execute("SET preserve_insertion_order = true")
+                held[name] = stats
+            yield _HeldReads(self, partitions, con, held)
+        finally:
+            con.close()
+
+    def query(self, sql_file, params, partitions=None, inputs=None, shared=None, held=None):
+        started = time.perf_counter()
+        with self._connection(shared) as con:
+            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
+            table = _whole_numbers(con.sql(sql, params=bound).to_arrow_table())
         stats.seconds = time.perf_counter() - started
         stats.rows = table.num_rows
         return table, stats
@@ -296,7 +362,8 @@ class DuckDBEngine(Engine):
         """The tally runs over the rows in memory, before they are written: no second read of what was written."""
         return self._materialize(sql_file, params, target, partition_values, None, inputs, tally)
 
-    def _materialize(self, sql_file, params, target, partition_values, partitions, inputs, tally=None):
+    def _materialize(self, sql_file, params, target, partition_values, partitions, inputs, tally=None, shared=None,
+                     held=None):
         started = time.perf_counter()
         table = self.table_def(target)
         whole = not table.partition_column
@@ -304,11 +371,11 @@ class DuckDBEngine(Engine):
         # An unpartitioned table is one "partition": the whole table, replaced at once.
         column = "'all'" if whole else table.partition_column
         select = ", ".join(f"CAST({check_identifier(c.name)} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
-        con = self._connect()
+        con = shared if shared is not None else self._connect()
         result = WriteResult(QueryStats(engine="duckdb"))
         scratch, tallied = None, None
         try:
-            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs)
+            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
             # A table of the connection's database, not a TEMP one: the writers' cursors see it too.
             con.execute(f"CREATE TABLE __result AS {sql}", bound)
             counts = dict(con.execute(f"SELECT CAST({column} AS VARCHAR), count(*) FROM __result GROUP BY 1").fetchall())
@@ -345,7 +412,10 @@ class DuckDBEngine(Engine):
                     self.catalog.add_partitions(target, values)
             stats.rows = sum(counts.values())
         finally:
-            con.close()
+            if shared is None:
+                con.close()
+            else:  # the reading's connection goes on to its next statement
+                con.execute("DROP TABLE IF EXISTS __result")
             if scratch:
                 remove_tree(scratch)
         stats.seconds = time.perf_counter() - started
@@ -407,3 +477,18 @@ class DuckDBEngine(Engine):
                 raise RuntimeError(f"the partitioned write split {value} into {len(written)} files")
             files[value] = str(written[0]) if written else shutil.copy(empty, os.path.join(scratch, f"{value}.parquet"))
         return files
+
+
+@dataclass
+class _HeldReads(Reads):
+    """A local reading: statements run on the connection holding the partitions."""
+
+    con: object
+    held: Mapping[str, QueryStats]
+
+    def query(self, sql_file, params):
+        return self.engine.query(sql_file, params, shared=self.con, held=self.held)
+
+    def materialize(self, sql_file, params, target, partition_values):
+        return self.engine._materialize(sql_file, params, target, partition_values, None, None, shared=self.con,
+                                        held=self.held)[0]
