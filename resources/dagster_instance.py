@@ -67,6 +67,19 @@ def _commit_without_disk_sync(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
+def _last_per_asset(events: list[tuple]) -> list[tuple]:
+    """The (event, id) pairs whose upserts of their asset's row leave it as all of them in order would: an event
+    sets the row's columns from itself alone, so of an asset's events of one kind the last decides. An asset with
+    events of several kinds keeps them all (the kinds set different columns)."""
+    by_asset: dict[str, list[tuple]] = {}
+    for entry, event_id in events:
+        by_asset.setdefault(entry.dagster_event.asset_key.to_string(), []).append((entry, event_id))
+    kept = []
+    for pairs in by_asset.values():
+        kept.extend(pairs[-1:] if len({e.dagster_event_type for e, _ in pairs}) == 1 else pairs)
+    return sorted(kept, key=lambda pair: pair[1])
+
+
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """SQLite event log storage that keeps an engine (and its connection) per database file between events."""
 
@@ -146,8 +159,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             for entry, event_id in zip(events, ids):
                 if entry.dagster_event_type.value == CHECK_PLANNED:
                     self._insert_check_planned(conn, entry, event_id)
-                else:
-                    self._store_asset_event(conn, entry, event_id)
+            for entry, event_id in _last_per_asset(assets):
+                self._store_asset_event(conn, entry, event_id)
 
     def _store_asset_event(self, conn: Connection, entry, event_id: int) -> None:
         """Dagster's upsert of the asset's row, updating first: the row exists but for an asset's first event,
