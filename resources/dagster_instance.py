@@ -153,7 +153,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:
-            ids = [conn.execute(SqlEventLogStorageTable.insert().values(**row)).inserted_primary_key[0] for row in rows]
+            # One statement for all rows, their ids returned in the rows' order.
+            inserted = conn.execute(SqlEventLogStorageTable.insert().returning(
+                SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows)
+            ids = [row[0] for row in inserted]
             assets = [(e, i) for e, i in zip(events, ids) if e.dagster_event_type.value in BATCHED_EVENTS]
             self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
             for entry, event_id in zip(events, ids):
