@@ -6,12 +6,10 @@ Parameters are named in the SQL (``:first_day``), validated here, and bound by t
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,8 @@ from sqlglot import exp
 from resources.catalog import Catalog, TableDef, load_ddl
 from resources.duckdb_sql import athena_count_if, parse_json_once, referenced_tables
 from resources.files import remove_tree
+from resources.partition_files import PARTITION, ROW_GROUP_ROWS, PartitionFiles
+from resources.reads import HeldReads, Reads
 from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
 
@@ -105,13 +105,6 @@ class WriteResult:
         return sum(p.bytes for p in self.partitions.values())
 
 
-# Above this many partitions a write is one partitioned COPY rather than a COPY per partition (a backfill's seal
-# holds thousands of small arrival hours; a day's seal chunk, a handful of busy ones).
-BULK_PARTITIONS = 48
-# Partition files written at once (each COPY on its own cursor).
-WRITERS = 2
-
-
 class Engine(dg.ConfigurableResource, ABC):
     """Runs a SQL file from ``sql/`` and reports what it cost."""
 
@@ -164,21 +157,6 @@ class Engine(dg.ConfigurableResource, ABC):
         ``materialize`` with those partitions. Here each statement reads them where they lie (Athena scans S3 in
         parallel and bills the bytes each statement reads, whoever holds them); the local engine reads them once."""
         yield Reads(self, partitions)
-
-
-@dataclass
-class Reads:
-    """Statements over the partitions an :meth:`Engine.reading` holds."""
-
-    engine: Engine
-    partitions: Mapping[str, Sequence[str]]
-
-    def query(self, sql_file: str, params: Mapping[str, object]) -> tuple[pa.Table, QueryStats]:
-        return self.engine.query(sql_file, params, partitions=self.partitions)
-
-    def materialize(self, sql_file: str, params: Mapping[str, object], target: str,
-                    partition_values: Sequence[str]) -> WriteResult:
-        return self.engine.materialize(sql_file, params, target, partition_values, partitions=self.partitions)
 
 
 class DuckDBEngine(Engine):
@@ -329,9 +307,9 @@ class DuckDBEngine(Engine):
     def reading(self, partitions):
         """The partitions read once, into a table of one connection that every statement of the reading runs on:
         over thousands of small files (the arrival hours of a half-year) each read cost ~1 s of opening files,
-        and a day's build read them five times. DuckDB keeps the table within its memory limit, spilling to disk."""
-        con = self._connect()
-        try:
+        and a build of days read them five times. DuckDB keeps the table within its memory limit, spilling to
+        disk."""
+        with self._connection() as con:
             held = {}
             for name, values in partitions.items():
                 stats = QueryStats(engine="duckdb")
@@ -342,9 +320,7 @@ class DuckDBEngine(Engine):
                 con.execute(f"CREATE TEMP TABLE {check_identifier(name)} AS SELECT * FROM __files_{name}")
                 con.execute("SET preserve_insertion_order = true")
                 held[name] = stats
-            yield _HeldReads(self, partitions, con, held)
-        finally:
-            con.close()
+            yield HeldReads(self, partitions, con, held)
 
     def query(self, sql_file, params, partitions=None, inputs=None, shared=None, held=None):
         started = time.perf_counter()
@@ -373,36 +349,38 @@ class DuckDBEngine(Engine):
         select = ", ".join(f"CAST({check_identifier(c.name)} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
         con = shared if shared is not None else self._connect()
         result = WriteResult(QueryStats(engine="duckdb"))
-        scratch, tallied = None, None
+        scratch, tallied, files = None, None, None
         try:
             sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
-            # A table of the connection's database, not a TEMP one: the writers' cursors see it too.
-            con.execute(f"CREATE TABLE __result AS {sql}", bound)
-            counts = dict(con.execute(f"SELECT CAST({column} AS VARCHAR), count(*) FROM __result GROUP BY 1").fetchall())
-            stray = sorted(set(counts) - set(values), key=str)
+            scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())
+            reader = con.sql(f"SELECT {select}, CAST({column} AS VARCHAR) AS {PARTITION} FROM ({sql}) AS __result",
+                             params=bound).to_arrow_reader(ROW_GROUP_ROWS)
+            schema = pa.schema([f for f in reader.schema if f.name != PARTITION])
+            files = PartitionFiles(schema, scratch, *parquet_compression(table))
+            # What the tally reads is kept from the rows as they pass, and only that: a seal chunk's few columns.
+            read_by_tally = {c.name for c in parse(tally, handed_over={target}).find_all(exp.Column)} if tally else set()
+            kept = files.write(reader, keep=[c for c in schema.names if c in read_by_tally] if tally else None)
+            written = files.close(values)
+            stray = sorted(set(written) - set(values), key=str)
             if stray:
                 raise RuntimeError(
                     f"{sql_file} returned rows for {target} partitions {stray[:5]} outside the ones being written "
                     f"({values[0]}..{values[-1]}): refusing to drop them"
                 )
             if tally:
-                con.execute(f"CREATE TEMP VIEW {check_identifier(target)} AS SELECT * FROM __result")
+                # The partition column as text (the tally of a seal reads its arrival hours).
+                passed = pa.Table.from_batches(kept) if kept else pa.schema(
+                    [f for f in reader.schema if f.name in read_by_tally or f.name == PARTITION]).empty_table()
+                con.register(check_identifier(target), passed.rename_columns([*passed.schema.names[:-1], column]))
                 tally_sql, tally_bound, _ = self._prepare(con, tally, {}, None, None, ready={target})
                 tallied = _whole_numbers(con.sql(tally_sql, params=tally_bound).to_arrow_table())
-            codec, level = parquet_compression(table)
-            options = f"FORMAT parquet, COMPRESSION {codec}" + (f", COMPRESSION_LEVEL {level}" if level else "")
-            scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())
-            if len(values) > BULK_PARTITIONS:
-                files = self._write_bulk(con, select, column, values, options, scratch)
-            else:
-                key = None if whole else table.partition_keys[0].duckdb_type
-                files = self._write_each(con, select, column, key, values, options, scratch)
             moves = {}
             for value in values:
                 location = table.location.rstrip("/") if whole else table.partition_location(value)
                 uri = f"{location}/part-0.parquet"
-                moves[uri] = files[value]
-                result.partitions[value] = PartitionWrite(counts.get(value, 0), Path(files[value]).stat().st_size, uri)
+                path, rows = written[value]
+                moves[uri] = path
+                result.partitions[value] = PartitionWrite(rows, Path(path).stat().st_size, uri)
             self.storage.put_files(moves)
             # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
             # switch Glue's. Queries that name no partitions read the ones registered.
@@ -410,85 +388,14 @@ class DuckDBEngine(Engine):
                 self.catalog.ensure_table(table)
                 if not whole:
                     self.catalog.add_partitions(target, values)
-            stats.rows = sum(counts.values())
+            stats.rows = result.rows
         finally:
-            if shared is None:
+            if files is not None:
+                files.abort()
+            if shared is None:  # a reading's connection goes on to its next statement
                 con.close()
-            else:  # the reading's connection goes on to its next statement
-                con.execute("DROP TABLE IF EXISTS __result")
             if scratch:
                 remove_tree(scratch)
         stats.seconds = time.perf_counter() - started
         result.stats = stats
         return result, tallied
-
-    @staticmethod
-    def _write_each(con, select, column, key_type, values, options, scratch) -> dict[str, str]:
-        """One COPY per partition, WRITERS at a time on their own cursors (a seal chunk's hours were one COPY on one
-        thread). Each COPY keeps the rows in the order of the result, so a re-run writes the same bytes. The key is
-        compared as its own type, not as text, so DuckDB can skip row groups by their min/max."""
-        files = {value: os.path.join(scratch, f"{value}.parquet") for value in values}
-        where = "true" if key_type is None else f"{column} = CAST($value AS {key_type})"
-
-        def write(value: str) -> None:
-            cursor = con.cursor()
-            try:
-                cursor.execute(f"COPY (SELECT {select} FROM __result WHERE {where}) TO {_literal(files[value])} "
-                               f"({options})", {"value": value} if key_type else {})
-            finally:
-                cursor.close()
-
-        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            list(pool.map(write, values))
-        return files
-
-    def _write_bulk(self, con, select, column, values, options, scratch) -> dict[str, str]:
-        """Many partitions in a few partitioned COPYs, one per writer, each over a contiguous range of partitions on
-        its own cursor: a statement per partition cost ~2 ms each, minutes over the thousands of arrival hours a
-        backfill seals. One thread per COPY, so each file keeps the rows in the order of the result and a re-run
-        writes the same bytes; the writers run side by side. Partitions without rows get an empty file."""
-        ordered = sorted(values)
-        size = -(-len(ordered) // WRITERS)
-        ranges = [(ordered[i], ordered[min(i + size, len(ordered)) - 1]) for i in range(0, len(ordered), size)]
-        partition = f"CAST({column} AS VARCHAR)"
-
-        def write(index: int) -> None:
-            first, last = ranges[index]
-            cursor = con.cursor()
-            try:
-                cursor.execute(f"COPY (SELECT {select}, {partition} AS __partition FROM __result WHERE {partition} "
-                               f"BETWEEN $first AND $last) TO {_literal(os.path.join(scratch, f'bulk{index}'))} "
-                               f"({options}, PARTITION_BY (__partition))", {"first": first, "last": last})
-            finally:
-                cursor.close()
-
-        con.execute("SET threads = 1")
-        try:
-            with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-                list(pool.map(write, range(len(ranges))))
-            empty = os.path.join(scratch, "empty.parquet")
-            con.execute(f"COPY (SELECT {select} FROM __result WHERE false) TO {_literal(empty)} ({options})")
-        finally:
-            con.execute(f"SET threads = {int(self.threads)}")
-        files = {}
-        for value in values:
-            written = sorted(Path(scratch).glob(f"bulk*/__partition={value}/*.parquet"))
-            if len(written) > 1:
-                raise RuntimeError(f"the partitioned write split {value} into {len(written)} files")
-            files[value] = str(written[0]) if written else shutil.copy(empty, os.path.join(scratch, f"{value}.parquet"))
-        return files
-
-
-@dataclass
-class _HeldReads(Reads):
-    """A local reading: statements run on the connection holding the partitions."""
-
-    con: object
-    held: Mapping[str, QueryStats]
-
-    def query(self, sql_file, params):
-        return self.engine.query(sql_file, params, shared=self.con, held=self.held)
-
-    def materialize(self, sql_file, params, target, partition_values):
-        return self.engine._materialize(sql_file, params, target, partition_values, None, None, shared=self.con,
-                                        held=self.held)[0]
