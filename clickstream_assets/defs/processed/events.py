@@ -12,6 +12,7 @@ from clickstream_assets.defs.processed.bookkeeping import failures_counted, quer
 from clickstream_assets.ledger import (
     DayLedger,
     SealManifest,
+    hours_by_day,
     hours_holding,
     now_iso,
     read_manifests,
@@ -52,10 +53,11 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
     for row in reasons.to_pylist():
         reasons_by_day.setdefault(row["dt"].isoformat(), {})[row["reason"]] = row["records"]
     built_at = now_iso()
+    holding = hours_by_day({h: manifests[h] for h in hours})
     ledgers = []
     for day in days:
         row = by_day.get(day, {})
-        used = {h: manifests[h].sealed_at for h in hours if manifests[h].by_day.get(day)}
+        used = {h: manifests[h].sealed_at for h in holding.get(day, [])}
         ledger = DayLedger(
             dt=day,
             built_at=built_at,
