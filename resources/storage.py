@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -100,6 +102,13 @@ class Storage(dg.ConfigurableResource, ABC):
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
         self.put_uri(self.uri(area, key), data=data)
 
+    @contextmanager
+    def exclusive(self, area: str, key: str) -> Iterator[None]:
+        """Hold off every other writer that asks for ``key`` (a dot-name, never listed) until this exits: for a
+        read-modify-write of an object. S3 has no lock to take: its one read-modify-write (a day's seal manifests)
+        runs in the sealing pool, one run at a time (deploy/dagster.yaml)."""
+        yield
+
     def write_many(self, area: str, objects: Mapping[str, bytes]) -> None:
         """Several objects, each replaced whole as by :meth:`write_bytes`, written concurrently."""
         self._concurrently([(self.uri(area, key), data, None) for key, data in objects.items()])
@@ -177,6 +186,19 @@ class LocalStorage(Storage):
         if area not in AREAS:
             raise ValueError(f"unknown storage area {area!r}")
         return f"file://{self.warehouse}/{area}" + (f"/{key}" if key else "")
+
+    @contextmanager
+    def exclusive(self, area: str, key: str) -> Iterator[None]:
+        """An exclusive lock on the file ``key`` (created empty), which every process on this machine honours:
+        locally nothing limits how many runs seal at once."""
+        path = self.path(area, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def resolve(self, uri: str) -> str:
         parsed = urlparse(uri)
