@@ -143,15 +143,16 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def store_event_batch(self, events) -> None:
         """The events Dagster reports per partition (planned materializations and checks when a run starts, a
-        step's materializations), stored as ``store_event`` stores each, in one transaction per database: the
-        run's rows, then their copies in the index with the asset's row, tags and check rows. Others go one by one."""
+        step's materializations), stored as ``store_event`` stores each, in one transaction per database: the rows
+        in the index with the asset's row, tags and check rows, then the run's own rows. Others go one by one."""
         kinds = {e.dagster_event_type.value if e.dagster_event_type else None for e in events}
         if not events or not kinds <= BATCHED_EVENTS | {CHECK_PLANNED} or len({e.run_id for e in events}) != 1:
             super().store_event_batch(events)
             return
         rows = [self._event_to_row(e) for e in events]
-        with self.run_connection(events[0].run_id) as conn:
-            conn.execute(SqlEventLogStorageTable.insert(), rows)
+        # The index first: it is the database other runs write too, so the one likely to be busy, and a batch that
+        # fails there has written nothing (Dagster then stores the events one by one). The run's own database is
+        # written by this run alone.
         with self.index_transaction() as conn:
             # One statement for all rows, their ids returned in the rows' order.
             inserted = conn.execute(SqlEventLogStorageTable.insert().returning(
@@ -164,6 +165,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                     self._insert_check_planned(conn, entry, event_id)
             for entry, event_id in _last_per_asset(assets):
                 self._store_asset_event(conn, entry, event_id)
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
 
     def _store_asset_event(self, conn: Connection, entry, event_id: int) -> None:
         """Dagster's upsert of the asset's row, updating first: the row exists but for an asset's first event,
