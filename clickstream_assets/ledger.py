@@ -63,9 +63,18 @@ def _json(record: dict) -> bytes:
 
 
 def write_manifests(storage: Storage, manifests: list[SealManifest]) -> None:
-    """Each hour's manifest replaced whole (written side by side: a backfill seals thousands of hours)."""
-    storage.write_many("processed", {f"{MANIFESTS}/{check_partition_value(m.arrival_hour)}.json": _json(asdict(m))
-                                     for m in manifests})
+    """The manifests of the hours just sealed, in the file of their arrival day (``<day>.json``) beside those of
+    the day's other hours, each day's file replaced whole (days side by side). A file per day, not per hour: a
+    half-year backfill wrote 3,604 files, and every reader of the manifests read them all. The day's other hours
+    are read and written back under a lock, so seals of different hours of one day never drop each other's."""
+    days = sorted({check_partition_value(m.arrival_hour)[:10] for m in manifests})
+    with storage.exclusive("processed", f"{MANIFESTS}/.lock"):
+        sealed = read_manifests(storage, days)  # hour files of these days (written before day files) fold in
+        sealed.update({m.arrival_hour: m for m in manifests})
+        storage.write_many("processed", {
+            f"{MANIFESTS}/{day}.json": _json({"hours": {h: asdict(m) for h, m in sealed.items() if h[:10] == day}})
+            for day in days
+        })
 
 
 def _read_all(storage: Storage, prefix: str) -> list[dict]:
@@ -75,10 +84,19 @@ def _read_all(storage: Storage, prefix: str) -> list[dict]:
 
 def read_manifests(storage: Storage, days: list[str] | None = None) -> dict[str, SealManifest]:
     """The seal manifests of every arrival hour, or only of the hours of arrival ``days`` (one listing either way;
-    only the wanted ones are read)."""
-    wanted = tuple(f"{MANIFESTS}/{check_partition_value(d)}-" for d in days) if days is not None else (MANIFESTS,)
-    keys = [o.key for o in storage.list("processed", MANIFESTS) if o.key.startswith(wanted)]
-    return {d["arrival_hour"]: SealManifest(**d) for d in (json.loads(storage.read_bytes("processed", k)) for k in keys)}
+    only the wanted ones are read), by hour. A warehouse sealed before manifests were kept by day also holds a file
+    per hour (``<day>-<HH>.json``): where an hour is in both, the later seal counts."""
+    wanted = (tuple(f"{MANIFESTS}/{check_partition_value(d)}{end}" for d in days for end in (".json", "-"))
+              if days is not None else (MANIFESTS,))
+    found: dict[str, SealManifest] = {}
+    for key in [o.key for o in storage.list("processed", MANIFESTS) if o.key.startswith(wanted)]:
+        record = json.loads(storage.read_bytes("processed", key))
+        for fields in record["hours"].values() if "hours" in record else [record]:
+            manifest = SealManifest(**fields)
+            earlier = found.get(manifest.arrival_hour)
+            if earlier is None or manifest.sealed_at >= earlier.sealed_at:
+                found[manifest.arrival_hour] = manifest
+    return dict(sorted(found.items()))
 
 
 def hours_holding(manifests: dict[str, SealManifest], days: list[str]) -> list[str]:
@@ -108,12 +126,24 @@ def sum_reasons(ledgers: list[DayLedger]) -> dict[str, int]:
 def stale_days(storage: Storage, manifests: dict[str, SealManifest] | None = None) -> dict[str, list[str]]:
     """Built days that sealed hours have records for which the build did not read: day -> those hours."""
     manifests = read_manifests(storage) if manifests is None else manifests
+    holding = hours_by_day(manifests)
     stale: dict[str, list[str]] = {}
     for dt, ledger in read_ledgers(storage).items():
-        for hour, manifest in manifests.items():
-            if manifest.by_day.get(dt) and ledger.hours.get(hour) != manifest.sealed_at:
+        for hour in holding.get(dt, []):
+            if ledger.hours.get(hour) != manifests[hour].sealed_at:
                 stale.setdefault(dt, []).append(hour)
     return stale
+
+
+def hours_by_day(manifests: dict[str, SealManifest]) -> dict[str, list[str]]:
+    """Event day -> the sealed hours with records for it, in the manifests' order: looked up per day, rather than
+    every hour scanned for every day (a half-year: 177 days x 3,604 hours)."""
+    holding: dict[str, list[str]] = {}
+    for hour, manifest in manifests.items():
+        for day, records in manifest.by_day.items():
+            if records:
+                holding.setdefault(day, []).append(hour)
+    return holding
 
 
 def unbuilt_days(storage: Storage, manifests: dict[str, SealManifest] | None = None) -> dict[str, list[str]]:

@@ -53,14 +53,15 @@ def sync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def durable_replace(tmp: str, target: str) -> None:
+def durable_replace(tmp: str, target: str, sync_folder: bool = True) -> None:
     """Rename a finished file into place so that it survives a power cut, not only a crash: its bytes reach the
     disk before the rename, and the rename reaches the disk before we say the write is done (as S3 and Firehose
-    do before they acknowledge)."""
+    do before they acknowledge). ``sync_folder=False``: the caller syncs the folder, once for many renames."""
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, target)
-    sync_directory(os.path.dirname(target))
+    if sync_folder:
+        sync_directory(os.path.dirname(target))
 
 
 def remove_tree(path: str) -> None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import dagster as dg
 import pyarrow.fs as pafs
 
-from resources.files import durable_replace
+from resources.files import durable_replace, sync_directory
 
 PARALLEL_PUTS = 16
 
@@ -100,6 +102,13 @@ class Storage(dg.ConfigurableResource, ABC):
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
         self.put_uri(self.uri(area, key), data=data)
 
+    @contextmanager
+    def exclusive(self, area: str, key: str) -> Iterator[None]:
+        """Hold off every other writer that asks for ``key`` (a dot-name, never listed) until this exits: for a
+        read-modify-write of an object. S3 has no lock to take: its one read-modify-write (a day's seal manifests)
+        runs in the sealing pool, one run at a time (deploy/dagster.yaml)."""
+        yield
+
     def write_many(self, area: str, objects: Mapping[str, bytes]) -> None:
         """Several objects, each replaced whole as by :meth:`write_bytes`, written concurrently."""
         self._concurrently([(self.uri(area, key), data, None) for key, data in objects.items()])
@@ -109,16 +118,21 @@ class Storage(dg.ConfigurableResource, ABC):
         self._concurrently([(uri, None, local_file) for uri, local_file in files.items()])
 
     def _concurrently(self, puts: list[tuple[str, bytes | None, str | None]]) -> None:
-        # Each write still syncs its file and its folder before it counts as done; run side by side, the disk
-        # commits many syncs at once: a backfill's thousands of small files took ~2 ms each one after another.
-        with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_PUTS, len(puts)))) as pool:
-            list(pool.map(lambda put: self.put_uri(*put), puts))
+        # Each write still syncs its file before it counts as done, and its folder before the call returns; run side
+        # by side, the disk commits many syncs at once: a backfill's thousands of small files took ~2 ms each one
+        # after another. A folder is synced once for all the renames in it (a seal's 3,604 manifests share one).
+        workers = max(1, min(PARALLEL_PUTS, len(puts)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            folders = set(pool.map(lambda put: self.put_uri(*put, sync_folder=False), puts)) - {None}
+            list(pool.map(sync_directory, folders))
 
-    def put_uri(self, uri: str, data: bytes | None = None, local_file: str | None = None) -> None:
+    def put_uri(self, uri: str, data: bytes | None = None, local_file: str | None = None,
+                sync_folder: bool = True) -> str | None:
         """Replace one object whole: readers see the old version or the new one, never a mix.
 
-        Locally: write a dot-file beside it and rename (atomic on one filesystem). On S3: a single PUT (or a
-        multipart upload, visible only when complete) is atomic by itself.
+        Locally: write a dot-file beside it and rename (atomic on one filesystem), the local folder it went into
+        returned; ``sync_folder=False`` leaves syncing that folder (the rename) to the caller. On S3: a single PUT
+        (or a multipart upload, visible only when complete) is atomic and durable by itself.
         """
         fs, target = self.filesystem(), self.resolve(uri)
         parent = target.rsplit("/", 1)[0]
@@ -130,8 +144,8 @@ class Storage(dg.ConfigurableResource, ABC):
             else:
                 with open(tmp, "wb") as handle:
                     handle.write(data)
-            durable_replace(tmp, target)
-            return
+            durable_replace(tmp, target, sync_folder=sync_folder)
+            return parent
         with fs.open_output_stream(target, compression=None) as out:  # bytes as given, even for .gz keys
             if local_file is not None:
                 with open(local_file, "rb") as handle:
@@ -139,6 +153,7 @@ class Storage(dg.ConfigurableResource, ABC):
                         out.write(chunk)
             else:
                 out.write(data)
+        return None
 
 
 def _same_device(a: str, b: str) -> bool:
@@ -171,6 +186,19 @@ class LocalStorage(Storage):
         if area not in AREAS:
             raise ValueError(f"unknown storage area {area!r}")
         return f"file://{self.warehouse}/{area}" + (f"/{key}" if key else "")
+
+    @contextmanager
+    def exclusive(self, area: str, key: str) -> Iterator[None]:
+        """An exclusive lock on the file ``key`` (created empty), which every process on this machine honours:
+        locally nothing limits how many runs seal at once."""
+        path = self.path(area, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def resolve(self, uri: str) -> str:
         parsed = urlparse(uri)

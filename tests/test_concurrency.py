@@ -3,17 +3,29 @@ consistent (no duplicate rows, no lost partition)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from clickstream_assets.ledger import read_ledgers
+from clickstream_assets.ledger import (
+    MANIFESTS,
+    SealManifest,
+    now_iso,
+    read_ledgers,
+    read_manifests,
+    write_manifests,
+)
+from resources.storage import LocalStorage
 from tests.pipeline import Pipeline, digests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +60,31 @@ def test_overlapping_backfills_at_the_same_time_end_consistent(tmp_path):
     assert set(days) <= set(catalog.partitions("events"))
     assert Pipeline(calm).build("2026-11-02", "2026-11-05").success
     assert digests(pipeline.warehouse, "events") == digests(calm, "events")
+
+
+
+class SlowWrites(LocalStorage):
+    """A slow disk: a wide window between reading a day's manifests and writing them back."""
+
+    def write_many(self, area, objects):
+        time.sleep(0.3)
+        super().write_many(area, objects)
+
+
+def test_seals_of_different_hours_of_one_day_at_the_same_time_keep_every_hours_manifest(tmp_path):
+    """A day's manifests share one file: two seals of its hours at once must not drop each other's."""
+    storage = SlowWrites(warehouse=str(tmp_path / "w"))
+    sealed = [SealManifest(f"2026-11-02-{h:02d}", now_iso(), records=h, by_day={"2026-11-02": h}) for h in range(24)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda half: write_manifests(storage, half), [sealed[:12], sealed[12:]]))
+    manifests = read_manifests(storage, ["2026-11-02"])
+    assert sorted(manifests) == [m.arrival_hour for m in sealed]
+    assert sum(m.records for m in manifests.values()) == sum(range(24))
+    # A manifest per hour, as seals wrote them before (a warehouse of an earlier version), still counts, and the next
+    # seal of its day carries it over into the day's file.
+    old = SealManifest("2026-11-03-05", "2026-11-03T06:00:00.000+00:00", records=7, by_day={"2026-11-03": 7})
+    storage.write_bytes("processed", f"{MANIFESTS}/2026-11-03-05.json", json.dumps(asdict(old)).encode())
+    assert read_manifests(storage, ["2026-11-03"]) == {"2026-11-03-05": old}
+    write_manifests(storage, [SealManifest("2026-11-03-06", now_iso())])
+    kept = json.loads(storage.read_bytes("processed", f"{MANIFESTS}/2026-11-03.json"))["hours"]
+    assert sorted(kept) == ["2026-11-03-05", "2026-11-03-06"] and kept["2026-11-03-05"]["records"] == 7

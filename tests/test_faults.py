@@ -65,10 +65,10 @@ class FailingStorage(LocalStorage):
 
     fail_on: str = "/events/dt=2026-11-03/"
 
-    def put_uri(self, uri, data=None, local_file=None):
+    def put_uri(self, uri, data=None, local_file=None, **options):
         if self.fail_on in uri:
             raise OSError(f"injected: could not write {uri.rsplit('/', 2)[-2]}")
-        return super().put_uri(uri, data, local_file)
+        return super().put_uri(uri, data, local_file, **options)
 
 
 def test_a_write_failing_mid_partition_keeps_the_previous_version_and_a_rerun_converges(tmp_path):

@@ -42,6 +42,33 @@ print(type(instance.event_log_storage).__name__, result.run_id, result.success)
 """
 
 
+# A range whose second asset fails after its first wrote every day: the events of each day go to the storage in
+# batches (resources/dagster_instance.py), and the failed days must still read as failed, not as missing.
+RUN_A_FAILING_RANGE = """
+import sys
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
+
+days = dg.DailyPartitionsDefinition(start_date="2026-05-01", end_date="2026-06-30")
+
+@dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(),
+          check_specs=[dg.AssetCheckSpec("rows_positive", asset="clean")])
+def clean():
+    yield dg.MaterializeResult(metadata={"rows": 3})
+    yield dg.AssetCheckResult(check_name="rows_positive", passed=True)
+
+@dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(), deps=[clean])
+def sessions() -> dg.MaterializeResult:
+    raise RuntimeError("the sessions model broke")
+
+instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(sys.argv[1]))
+job = dg.Definitions(assets=[clean, sessions]).resolve_implicit_global_asset_job_def()
+result = job.execute_in_process(instance=instance, raise_on_error=False, tags={
+    "dagster/asset_partition_range_start": "2026-05-01", "dagster/asset_partition_range_end": "2026-06-29"})
+print(result.run_id, result.success)
+"""
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "dagster"
@@ -66,6 +93,31 @@ def test_a_range_recorded_in_one_process_is_read_whole_by_another(home: Path):
         latest = reader.get_latest_materialization_event(dg.AssetKey("clean"))
         assert latest.asset_materialization.metadata["rows"].value == 3
         assert latest.asset_materialization.partition == "2026-06-29"
+    finally:
+        reader.dispose()
+
+
+def test_days_a_failed_run_planned_but_did_not_build_read_as_failed(home: Path):
+    run = subprocess.run([sys.executable, "-c", RUN_A_FAILING_RANGE, str(home)], capture_output=True, text=True,
+                         check=True)
+    run_id, success = run.stdout.split()
+    assert success == "False"
+
+    from dagster._core.storage.partition_status_cache import AssetPartitionStatus
+
+    reader = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    try:
+        days = DAYS.get_partition_keys()[:60]
+        built = reader.get_status_by_partition(dg.AssetKey("clean"), days, DAYS)
+        broken = reader.get_status_by_partition(dg.AssetKey("sessions"), days, DAYS)
+        assert set(built.values()) == {AssetPartitionStatus.MATERIALIZED}
+        assert set(broken.values()) == {AssetPartitionStatus.FAILED}  # every day of the range, none missing
+        latest = reader.get_latest_materialization_event(dg.AssetKey("clean"))
+        assert latest.run_id == run_id and latest.asset_materialization.partition == "2026-06-29"
+        # The check was planned for each day of the range, as Dagster records a partitioned check.
+        records = reader.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("clean"), "rows_positive"), limit=1000)
+        assert sorted(r.partition for r in records if r.partition) == days
     finally:
         reader.dispose()
 

@@ -12,6 +12,7 @@ from clickstream_assets.defs.processed.bookkeeping import failures_counted, quer
 from clickstream_assets.ledger import (
     DayLedger,
     SealManifest,
+    hours_by_day,
     hours_holding,
     now_iso,
     read_manifests,
@@ -41,22 +42,22 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
     manifests = read_manifests(storage)
     hours = hours_holding(manifests, days)
     params = {"first_day": min(days), "last_day": max(days)}
-    staged = {"staged_events": hours}
-    clean = engine.materialize("transform/clean_events.sql", params, "events", days, partitions=staged)
-    quarantined = engine.materialize("transform/quarantine_events.sql", params, "quarantine", days, partitions=staged)
-    counts, _ = engine.query(
-        "transform/day_counts.sql", {**params, "late_arrival_hours": settings.late_arrival_hours}, partitions=staged
-    )
+    # Three statements over the same sealed hours: read once (a half-year's are thousands of small files).
+    with engine.reading({"staged_events": hours}) as staged:
+        clean = staged.materialize("transform/clean_events.sql", params, "events", days)
+        quarantined = staged.materialize("transform/quarantine_events.sql", params, "quarantine", days)
+        counts, _ = staged.query("transform/day_counts.sql", {**params, "late_arrival_hours": settings.late_arrival_hours})
     reasons, _ = engine.query("checks/quarantine_reasons.sql", params, partitions={"quarantine": days})
     by_day = {r["dt"].isoformat(): r for r in counts.to_pylist()}
     reasons_by_day: dict[str, dict[str, int]] = {}
     for row in reasons.to_pylist():
         reasons_by_day.setdefault(row["dt"].isoformat(), {})[row["reason"]] = row["records"]
     built_at = now_iso()
+    holding = hours_by_day({h: manifests[h] for h in hours})
     ledgers = []
     for day in days:
         row = by_day.get(day, {})
-        used = {h: manifests[h].sealed_at for h in hours if manifests[h].by_day.get(day)}
+        used = {h: manifests[h].sealed_at for h in holding.get(day, [])}
         ledger = DayLedger(
             dt=day,
             built_at=built_at,

@@ -1,0 +1,43 @@
+"""Several statements over the same partitions of the same tables, read once where the engine can hold them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from resources.engine import DuckDBEngine, Engine, QueryStats, WriteResult
+
+
+@dataclass
+class Reads:
+    """Statements over the partitions an :meth:`Engine.reading` holds."""
+
+    engine: Engine
+    partitions: Mapping[str, Sequence[str]]
+
+    def query(self, sql_file: str, params: Mapping[str, object]) -> tuple[pa.Table, QueryStats]:
+        return self.engine.query(sql_file, params, partitions=self.partitions)
+
+    def materialize(self, sql_file: str, params: Mapping[str, object], target: str,
+                    partition_values: Sequence[str]) -> WriteResult:
+        return self.engine.materialize(sql_file, params, target, partition_values, partitions=self.partitions)
+
+
+@dataclass
+class HeldReads(Reads):
+    """A local reading: statements run on the connection holding the partitions (tables of that connection)."""
+
+    engine: DuckDBEngine
+    con: object
+    held: Mapping[str, QueryStats]
+
+    def query(self, sql_file, params):
+        return self.engine.query(sql_file, params, shared=self.con, held=self.held)
+
+    def materialize(self, sql_file, params, target, partition_values):
+        return self.engine._materialize(sql_file, params, target, partition_values, None, None, shared=self.con,
+                                        held=self.held)[0]
