@@ -21,16 +21,12 @@ from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
 from resources.duckdb_sql import athena_count_if, parse_json_once, referenced_tables
+from resources.duckdb_tables import bind_table, literal
 from resources.files import remove_tree
 from resources.partition_files import PARTITION, ROW_GROUP_ROWS, PartitionFiles
 from resources.reads import HeldReads, Reads
 from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
-
-
-def _literal(path: str) -> str:
-    """A file path we made ourselves (warehouse + validated names), quoted for DuckDB statements."""
-    return "'" + path.replace("'", "''") + "'"
 
 
 def _whole_numbers(table: pa.Table) -> pa.Table:
@@ -187,7 +183,7 @@ class DuckDBEngine(Engine):
         root = self.storage.local_root
         spill = os.path.join(root, "tmp", "duckdb") if root else tempfile.gettempdir()
         os.makedirs(spill, exist_ok=True)
-        con.execute(f"SET temp_directory = {_literal(spill)}")
+        con.execute(f"SET temp_directory = {literal(spill)}")
         return con
 
     def _scratch(self) -> str:
@@ -222,12 +218,12 @@ class DuckDBEngine(Engine):
                 stats.bytes_scanned += inputs[name].nbytes
                 continue
             if partitions and name in partitions:
-                self._bind_table(con, self.table_def(name), list(partitions[name]), stats)
+                bind_table(con, self.storage, self.table_def(name), list(partitions[name]), stats)
                 continue
             table = self.catalog.table(name)
             if table is None:
                 raise LookupError(f"table {name} is not in the catalog: materialize glue/{name} first")
-            self._bind_table(con, table, self.catalog.partitions(name), stats)
+            bind_table(con, self.storage, table, self.catalog.partitions(name), stats)
         sql = tree.sql("duckdb")
         used = {p for p in checked if f"${p}" in sql}
         return sql, {k: v for k, v in checked.items() if k in used}, stats
@@ -235,58 +231,6 @@ class DuckDBEngine(Engine):
     def table_def(self, name: str) -> TableDef:
         """The table as its DDL defines it, located in this profile's buckets."""
         return load_ddl(name, self.storage.ddl_locations())
-
-    def _bind_table(self, con, table: TableDef, values: list[str], stats: QueryStats, name: str = "") -> None:
-        """The files of ``values`` of ``table`` as a view (or registered dataset) ``name``, the table's own name
-        unless given."""
-        name = check_identifier(name or table.name)
-        fs = self.storage.filesystem()
-        files, sizes = [], 0
-        locations = [table.partition_location(v) for v in values] if table.partition_keys else [table.location]
-        for location in locations:
-            path = self.storage.resolve(f"{location.rstrip('/')}/part-0.parquet")
-            info = fs.get_file_info(path)
-            if info.size is not None and info.type.name == "File":
-                files.append(path)
-                sizes += info.size
-        stats.files_scanned += len(files)
-        stats.bytes_scanned += sizes
-        column = table.partition_column
-        if not files:
-            cols = [*table.columns, *table.partition_keys]
-            select = ", ".join(f"CAST(NULL AS {c.duckdb_type}) AS {check_identifier(c.name)}" for c in cols)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {select} WHERE false")
-            return
-        hive_types = {p.name: p.duckdb_type for p in table.partition_keys}
-        if not table.partition_keys:
-            view = f"SELECT * FROM read_parquet({_literal(files[0])})" if self.storage.local_root else None
-            if view:
-                con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
-            else:
-                import pyarrow.dataset as ds
-
-                con.register(name, ds.dataset(files, filesystem=fs, format="parquet"))
-            return
-        if self.storage.local_root:
-            listed = ", ".join(_literal(f) for f in files)
-            types = ", ".join(f"{_literal(check_identifier(k))}: {_literal(v)}" for k, v in hive_types.items())
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
-                f"[{listed}], hive_partitioning = true, hive_types = {{{types}}})"
-            )
-            return
-        import pyarrow.dataset as ds
-
-        base = self.storage.resolve(table.location)
-        part_type = pa.date32() if hive_types.get(column) == "DATE" else pa.string()
-        dataset = ds.dataset(
-            files,
-            filesystem=fs,
-            format="parquet",
-            partitioning=ds.partitioning(pa.schema([(column, part_type)]), flavor="hive"),
-            partition_base_dir=base,
-        )
-        con.register(name, dataset)
 
     def data_files(self, target, values):
         table, fs = self.table_def(target), self.storage.filesystem()
@@ -319,7 +263,7 @@ class DuckDBEngine(Engine):
             held = {}
             for name, values in partitions.items():
                 held[name] = QueryStats(engine="duckdb")
-                self._bind_table(con, self.table_def(name), list(values), held[name], name=f"__files_{name}")
+                bind_table(con, self.storage, self.table_def(name), list(values), held[name], name=f"__files_{name}")
             files = sum(s.files_scanned for s in held.values())
             size = sum(s.bytes_scanned for s in held.values())
             if not files or size > HOLD_BYTES or size / files > HOLD_FILE_BYTES:
