@@ -5,7 +5,6 @@ Partition registration goes through :meth:`Catalog.add_partitions` on both twins
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 from abc import ABC, abstractmethod
@@ -17,7 +16,7 @@ import dagster as dg
 import sqlglot
 from sqlglot import exp
 
-from resources.files import write_text_durably
+from resources.files import file_lock, write_text_durably
 
 # SQL_ROOT and the checks are re-exported: modules written before resources/sql.py import them from here.
 from resources.sql import SQL_ROOT, check_identifier, check_partition_value, load_sql  # noqa: F401
@@ -136,13 +135,8 @@ class LocalCatalog(Catalog):
 
     @contextmanager
     def _locked(self):
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._path.parent / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield self._read()
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(str(self._path.parent / ".lock")):
+            yield self._read()
 
     def _read(self) -> dict:
         if not self._path.exists():

@@ -302,55 +302,54 @@ class DuckDBEngine(Engine):
         # An unpartitioned table is one "partition": the whole table, replaced at once.
         column = "'all'" if whole else table.partition_column
         select = ", ".join(f"CAST({check_identifier(c.name)} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
-        con = shared if shared is not None else self._connect()
         result = WriteResult(QueryStats(engine="duckdb"))
         scratch, tallied, files = None, None, None
-        try:
-            sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
-            scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())
-            reader = con.sql(f"SELECT {select}, CAST({column} AS VARCHAR) AS {PARTITION} FROM ({sql}) AS __result",
-                             params=bound).to_arrow_reader(ROW_GROUP_ROWS)
-            schema = pa.schema([f for f in reader.schema if f.name != PARTITION])
-            files = PartitionFiles(schema, scratch, *parquet_compression(table))
-            # What the tally reads is kept from the rows as they pass, and only that: a seal chunk's few columns.
-            read_by_tally = {c.name for c in parse(tally, handed_over={target}).find_all(exp.Column)} if tally else set()
-            kept = files.write(reader, keep=[c for c in schema.names if c in read_by_tally] if tally else None)
-            written = files.close(values)
-            stray = sorted(set(written) - set(values), key=str)
-            if stray:
-                raise RuntimeError(
-                    f"{sql_file} returned rows for {target} partitions {stray[:5]} outside the ones being written "
-                    f"({values[0]}..{values[-1]}): refusing to drop them"
-                )
-            if tally:
-                # The partition column as text (the tally of a seal reads its arrival hours).
-                passed = pa.Table.from_batches(kept) if kept else pa.schema(
-                    [f for f in reader.schema if f.name in read_by_tally or f.name == PARTITION]).empty_table()
-                con.register(check_identifier(target), passed.rename_columns([*passed.schema.names[:-1], column]))
-                tally_sql, tally_bound, _ = self._prepare(con, tally, {}, None, None, ready={target})
-                tallied = _whole_numbers(con.sql(tally_sql, params=tally_bound).to_arrow_table())
-            moves = {}
-            for value in values:
-                location = table.location.rstrip("/") if whole else table.partition_location(value)
-                uri = f"{location}/part-0.parquet"
-                path, rows = written[value]
-                moves[uri] = path
-                result.partitions[value] = PartitionWrite(rows, Path(path).stat().st_size, uri)
-            self.storage.put_files(moves)
-            # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
-            # switch Glue's. Queries that name no partitions read the ones registered.
-            if self.registers_writes:
-                self.catalog.ensure_table(table)
-                if not whole:
-                    self.catalog.add_partitions(target, values)
-            stats.rows = result.rows
-        finally:
-            if files is not None:
-                files.abort()
-            if shared is None:  # a reading's connection goes on to its next statement
-                con.close()
-            if scratch:
-                remove_tree(scratch)
+        # A reading's connection goes on to its next statement; one of our own is closed after.
+        with self._connection(shared) as con:
+            try:
+                sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
+                scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())
+                reader = con.sql(f"SELECT {select}, CAST({column} AS VARCHAR) AS {PARTITION} FROM ({sql}) AS __result",
+                                 params=bound).to_arrow_reader(ROW_GROUP_ROWS)
+                schema = pa.schema([f for f in reader.schema if f.name != PARTITION])
+                files = PartitionFiles(schema, scratch, *parquet_compression(table))
+                # What the tally reads is kept from the rows as they pass, and only that: a seal chunk's few columns.
+                read_by_tally = {c.name for c in parse(tally, handed_over={target}).find_all(exp.Column)} if tally else set()
+                kept = files.write(reader, keep=[c for c in schema.names if c in read_by_tally] if tally else None)
+                written = files.close(values)
+                stray = sorted(set(written) - set(values), key=str)
+                if stray:
+                    raise RuntimeError(
+                        f"{sql_file} returned rows for {target} partitions {stray[:5]} outside the ones being written "
+                        f"({values[0]}..{values[-1]}): refusing to drop them"
+                    )
+                if tally:
+                    # The partition column as text (the tally of a seal reads its arrival hours).
+                    passed = pa.Table.from_batches(kept) if kept else pa.schema(
+                        [f for f in reader.schema if f.name in read_by_tally or f.name == PARTITION]).empty_table()
+                    con.register(check_identifier(target), passed.rename_columns([*passed.schema.names[:-1], column]))
+                    tally_sql, tally_bound, _ = self._prepare(con, tally, {}, None, None, ready={target})
+                    tallied = _whole_numbers(con.sql(tally_sql, params=tally_bound).to_arrow_table())
+                moves = {}
+                for value in values:
+                    location = table.location.rstrip("/") if whole else table.partition_location(value)
+                    uri = f"{location}/part-0.parquet"
+                    path, rows = written[value]
+                    moves[uri] = path
+                    result.partitions[value] = PartitionWrite(rows, Path(path).stat().st_size, uri)
+                self.storage.put_files(moves)
+                # Written whole, now visible: the table and its new partitions go into the catalog, as Athena's writes
+                # switch Glue's. Queries that name no partitions read the ones registered.
+                if self.registers_writes:
+                    self.catalog.ensure_table(table)
+                    if not whole:
+                        self.catalog.add_partitions(target, values)
+                stats.rows = result.rows
+            finally:
+                if files is not None:
+                    files.abort()
+                if scratch:
+                    remove_tree(scratch)
         stats.seconds = time.perf_counter() - started
         result.stats = stats
         return result, tallied

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import mmap
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 # Buffers per writev call: Linux takes at most 1024 (IOV_MAX).
 _IOV_MAX = 1024
@@ -145,3 +147,16 @@ class StreamWriter:
         finally:
             os.close(fd)
         return size
+
+
+@contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created empty if missing) that every process on this machine honours, held
+    until the block exits."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

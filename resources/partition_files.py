@@ -1,8 +1,7 @@
 """A query's rows, streamed into one Parquet file per partition by pyarrow's writer.
 
 DuckDB's own Parquet writer cost ~2.2 CPU-seconds for a million staged rows (3.6 as a partitioned COPY) where
-pyarrow's took 0.75 for the same rows (its files are 4-8% larger: zstd at its default level, other encodings); and a
-COPY per partition needed the rows held in a table first. Here the rows come out of the query as Arrow batches and
+pyarrow's took 0.75 for the same rows; and a COPY per partition needed the rows held in a table first. Here the rows come out of the query as Arrow batches and
 go straight to their partition's file.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import uuid
@@ -16,7 +15,7 @@ from urllib.parse import urlparse
 import dagster as dg
 import pyarrow.fs as pafs
 
-from resources.files import durable_replace, sync_directory
+from resources.files import durable_replace, file_lock, sync_directory
 
 PARALLEL_PUTS = 16
 
@@ -191,14 +190,8 @@ class LocalStorage(Storage):
     def exclusive(self, area: str, key: str) -> Iterator[None]:
         """An exclusive lock on the file ``key`` (created empty), which every process on this machine honours:
         locally nothing limits how many runs seal at once."""
-        path = self.path(area, key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(self.path(area, key)):
+            yield
 
     def resolve(self, uri: str) -> str:
         parsed = urlparse(uri)
