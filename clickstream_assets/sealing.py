@@ -31,6 +31,7 @@ from resources.sql import load_sql
 from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 128 * 1024 * 1024
+FIRST_CHUNK_BYTES = 16 * 1024 * 1024
 HOUR_COUNTS = "transform/hour_counts.sql"
 # Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
 LINES_PER_BATCH = 32_768
@@ -177,12 +178,14 @@ class SealResult:
 
 
 def _chunks(listing: dict[str, list[ObjectInfo]]) -> Iterator[list[str]]:
-    chunk, size = [], 0
+    """Hours in chunks of at most CHUNK_BYTES of raw objects (an hour is never split). The first chunk is smaller:
+    nothing else runs while it is read, and the engine starts on it sooner."""
+    chunk, size, limit = [], 0, FIRST_CHUNK_BYTES
     for hour in sorted(listing):
         hour_bytes = sum(o.size for o in listing[hour])
-        if chunk and size + hour_bytes > CHUNK_BYTES:
+        if chunk and size + hour_bytes > limit:
             yield chunk
-            chunk, size = [], 0
+            chunk, size, limit = [], 0, CHUNK_BYTES
         chunk.append(hour)
         size += hour_bytes
     if chunk:
