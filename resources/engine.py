@@ -284,7 +284,7 @@ class DuckDBEngine(Engine):
             files = sum(s.files_scanned for s in held.values())
             size = sum(s.bytes_scanned for s in held.values())
             if not files or size > HOLD_BYTES or size / files > HOLD_FILE_BYTES:
-                yield Reads(self, partitions)
+                yield Reads(self, partitions, side_by_side=True)
                 return
             # Rows in the files' order, as a statement reading the files would see them: clean events are written in
             # the order their lines arrived. Sorting by place let DuckDB read the files on both threads; reading
