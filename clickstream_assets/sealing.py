@@ -22,6 +22,7 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from clickstream_assets.ledger import SealManifest, now_iso, read_manifests, write_manifests
 from clickstream_assets.partitions import hours_of_day
@@ -31,6 +32,7 @@ from resources.sql import load_sql
 from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 128 * 1024 * 1024
+FIRST_CHUNK_BYTES = 16 * 1024 * 1024
 HOUR_COUNTS = "transform/hour_counts.sql"
 # Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
 LINES_PER_BATCH = 32_768
@@ -88,15 +90,15 @@ def list_hours(storage: Storage, hours: list[str]) -> dict[str, list[ObjectInfo]
     return listing
 
 
-def object_bytes(storage: Storage, key: str) -> bytes:
+def object_bytes(storage: Storage, key: str) -> pa.Buffer:
     """An object's lines as delivered: GZIP objects (Firehose's ``CompressionFormat: GZIP``) are inflated.
     A ``.gz`` object that is not gzip, or is cut short, raises: an unreadable object fails the seal loudly
     rather than being staged as lines of garbage."""
-    data = storage.read_bytes("raw", key)
+    data = storage.read_buffer("raw", key)
     if not key.endswith(GZIP_SUFFIX):
         return data
     try:
-        return gzip.decompress(data)
+        return pa.py_buffer(gzip.decompress(data))
     except (OSError, EOFError, zlib.error) as error:
         raise ValueError(f"raw object {key} ends in .gz but is not a whole gzip file: {error}") from error
 
@@ -109,46 +111,35 @@ def arrival_of(key: str) -> datetime:
     return datetime.strptime(match.group(1), "%Y-%m-%d-%H-%M-%S")
 
 
-def _object_lines(data: bytes) -> tuple[bytes, np.ndarray, bool]:
-    """The lines of an object (newline-separated, no newlines kept) as one buffer of their bytes and the offsets of
-    their ends in it, without a Python object per line: the newlines' positions, found by numpy, give the offsets
-    into the same bytes with the newlines taken out. Bytes that are not UTF-8 are escaped (``\\xNN``): the line
-    stays malformed JSON and is quarantined with its content visible, rather than failing the whole object."""
-    if data.endswith(b"\n"):
-        data = data[:-1]
-    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
-    ends = np.append(newlines - np.arange(len(newlines)), len(data) - len(newlines))
-    values = data.replace(b"\n", b"")
+def _object_lines(data: pa.Buffer | bytes) -> tuple[pa.LargeStringArray, bool]:
+    """The lines of an object: split at each newline (only ``\\n``; one at the very end ends the last line), none
+    kept. Arrow splits and checks UTF-8 in one copy of the bytes, without a Python object per line: a quarter of
+    the CPU the same split cost in numpy and Python's decoder. Bytes that are not UTF-8 are escaped (``\\xNN``): the
+    line stays malformed JSON and is quarantined with its content visible, rather than failing the whole object."""
+    data = pa.py_buffer(data)
+    size = data.size - (data.size > 0 and data[-1] == ord("\n"))
+    offsets = pa.py_buffer(np.array([0, size], np.int64))
+    whole = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, data])
+    lines = pc.split_pattern(whole, "\n").flatten()
     try:
-        # Newlines never sit inside a UTF-8 sequence, so the whole object is valid exactly when each line is; the
-        # decoded text is thrown away (Python's decoder is the fastest check at hand).
-        data.decode("utf-8")
-        return values, ends, False
-    except UnicodeDecodeError:
-        lines = [line.decode("utf-8", errors="backslashreplace").encode() for line in data.split(b"\n")]
-        return b"".join(lines), np.cumsum([len(line) for line in lines], dtype=np.int64), True
+        return lines.cast(pa.large_string()), False
+    except pa.ArrowInvalid:
+        escaped = [line.decode("utf-8", errors="backslashreplace") for line in data[:size].to_pybytes().split(b"\n")]
+        return pa.array(escaped, pa.large_string()), True
 
 
-def _strings(values: bytes, ends: np.ndarray) -> pa.LargeStringArray:
-    """The lines as strings over the same bytes, which ``_object_lines`` made valid UTF-8."""
-    offsets = np.concatenate([np.zeros(1, np.int64), ends.astype(np.int64, copy=False)])
-    return pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(values))
-
-
-def _lines_table(objects: list[tuple[str, str, bytes, np.ndarray]]) -> pa.Table:
-    """One row per line of ``objects`` (key, arrival hour, line bytes, line ends), built as single arrays: no copy
-    per object, and object keys and hours dictionary-encoded rather than repeated on every line."""
-    counts = np.array([len(ends) for _, _, _, ends in objects], np.int64)
-    bases = np.cumsum([0] + [len(values) for _, _, values, _ in objects[:-1]], dtype=np.int64)
-    ends = np.concatenate([np.zeros(0, np.int64)] + [e + b for (_, _, _, e), b in zip(objects, bases)])
+def _lines_table(objects: list[tuple[str, str, pa.LargeStringArray]]) -> pa.Table:
+    """One row per line of ``objects`` (key, arrival hour, lines), built as single arrays, with object keys and
+    hours dictionary-encoded rather than repeated on every line."""
+    counts = np.array([len(lines) for _, _, lines in objects], np.int64)
     which = pa.array(np.repeat(np.arange(len(objects), dtype=np.int32), counts))
-    hours = sorted({hour for _, hour, _, _ in objects})
-    hour_index = np.array([hours.index(hour) for _, hour, _, _ in objects], np.int32)
-    arrivals = np.array([arrival_of(key) for key, _, _, _ in objects], "datetime64[us]")
+    hours = sorted({hour for _, hour, _ in objects})
+    hour_index = np.array([hours.index(hour) for _, hour, _ in objects], np.int32)
+    arrivals = np.array([arrival_of(key) for key, _, _ in objects], "datetime64[us]")
     columns = [
-        pa.DictionaryArray.from_arrays(which, pa.array([key for key, _, _, _ in objects], pa.string())),
+        pa.DictionaryArray.from_arrays(which, pa.array([key for key, _, _ in objects], pa.string())),
         pa.array(np.concatenate([np.zeros(0, np.int64)] + [np.arange(1, n + 1, dtype=np.int64) for n in counts])),
-        _strings(b"".join(values for _, _, values, _ in objects), ends),
+        pa.concat_arrays([lines for _, _, lines in objects]),
         pa.DictionaryArray.from_arrays(pa.array(hour_index[which.to_numpy()]), pa.array(hours, pa.string())),
         pa.array(arrivals[which.to_numpy()], pa.timestamp("us")),
     ]
@@ -157,8 +148,8 @@ def _lines_table(objects: list[tuple[str, str, bytes, np.ndarray]]) -> pa.Table:
 
 def split_lines(key: str, arrival_hour: str, data: bytes) -> tuple[pa.RecordBatch, bool]:
     """One row per line of an object, and whether bytes that are not UTF-8 had to be escaped."""
-    values, ends, sanitized = _object_lines(data)
-    return _lines_table([(key, arrival_hour, values, ends)]).to_batches()[0], sanitized
+    lines, sanitized = _object_lines(data)
+    return _lines_table([(key, arrival_hour, lines)]).to_batches()[0], sanitized
 
 
 @dataclass
@@ -177,12 +168,14 @@ class SealResult:
 
 
 def _chunks(listing: dict[str, list[ObjectInfo]]) -> Iterator[list[str]]:
-    chunk, size = [], 0
+    """Hours in chunks of at most CHUNK_BYTES of raw objects (an hour is never split). The first chunk is smaller:
+    nothing else runs while it is read, and the engine starts on it sooner."""
+    chunk, size, limit = [], 0, FIRST_CHUNK_BYTES
     for hour in sorted(listing):
         hour_bytes = sum(o.size for o in listing[hour])
-        if chunk and size + hour_bytes > CHUNK_BYTES:
+        if chunk and size + hour_bytes > limit:
             yield chunk
-            chunk, size = [], 0
+            chunk, size, limit = [], 0, CHUNK_BYTES
         chunk.append(hour)
         size += hour_bytes
     if chunk:
@@ -200,9 +193,9 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
     objects, per_object, sanitized = [], {}, {}
     for hour in chunk:
         for info in listing[hour]:
-            values, ends, was_sanitized = _object_lines(object_bytes(storage, info.key))
-            objects.append((info.key, hour, values, ends))
-            per_object[info.key] = len(ends)
+            lines, was_sanitized = _object_lines(object_bytes(storage, info.key))
+            objects.append((info.key, hour, lines))
+            per_object[info.key] = len(lines)
             sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
     # One contiguous chunk (handed thousands of small batches, one per object of a shop's history, DuckDB gave each
     # its own string blocks and ran out of memory sealing 180 days of 2,000 events), then cut into slices of the

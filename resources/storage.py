@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from resources.files import durable_replace, file_lock, sync_directory
@@ -94,9 +95,13 @@ class Storage(dg.ConfigurableResource, ABC):
         return self.filesystem().get_file_info(self.path(area, key)).type == pafs.FileType.File
 
     def read_bytes(self, area: str, key: str) -> bytes:
+        return self.read_buffer(area, key).to_pybytes()
+
+    def read_buffer(self, area: str, key: str) -> pa.Buffer:
+        """An object's bytes in the Arrow buffer they were read into: ``read_bytes`` copies them once more."""
         # compression=None: the bytes as stored; pyarrow would otherwise inflate .gz keys behind our back.
         with self.filesystem().open_input_stream(self.path(area, key), compression=None) as stream:
-            return stream.read()
+            return stream.read_buffer()
 
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
         self.put_uri(self.uri(area, key), data=data)
