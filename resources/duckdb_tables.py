@@ -20,11 +20,9 @@ def literal(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def bind_table(con, storage: Storage, table: TableDef, values: list[str], stats: QueryStats, name: str = "",
-               numbered: bool = False) -> None:
+def bind_table(con, storage: Storage, table: TableDef, values: list[str], stats: QueryStats, name: str = "") -> None:
     """The files of ``values`` of ``table`` as a view (or registered dataset) ``name``, the table's own name
-    unless given. ``numbered`` adds each row's place, ``__file`` (its file's index in ``values``' order) and
-    ``__row`` (its row in the file), where the files are local."""
+    unless given."""
     name = check_identifier(name or table.name)
     fs = storage.filesystem()
     files, sizes = [], 0
@@ -56,9 +54,8 @@ def bind_table(con, storage: Storage, table: TableDef, values: list[str], stats:
     if storage.local_root:
         listed = ", ".join(literal(f) for f in files)
         types = ", ".join(f"{literal(check_identifier(k))}: {literal(v)}" for k, v in hive_types.items())
-        place = ", file_index AS __file, file_row_number AS __row" if numbered else ""
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT *{place} FROM read_parquet("
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
             f"[{listed}], hive_partitioning = true, hive_types = {{{types}}})"
         )
         return
