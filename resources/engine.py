@@ -190,10 +190,8 @@ class DuckDBEngine(Engine):
     storage: Storage
     catalog: Catalog
     threads: int = 2
-    # DuckDB spills past this to <warehouse>/tmp, so a 5M-event day stays under 2 GB of RAM. Not 1 GB: the sessions'
-    # million groups then did not fit DuckDB's reservation for a hash aggregate, which partitioned them again (~1.5
-    # CPU-s of 8); it fits from ~1.6 GB. The models' peak RSS stayed ~1.3 GB, the clean build's ~1.3-1.6 GB.
-    memory_limit: str = "1750MB"
+    # DuckDB spills past this to <warehouse>/tmp, so a 5M-event day stays well under 2 GB of RAM.
+    memory_limit: str = "1GB"
     # Off when this engine writes for Athena's (in-memory sealing): Athena then switches Glue's partitions itself.
     registers_writes: bool = True
 
