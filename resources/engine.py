@@ -282,7 +282,7 @@ class DuckDBEngine(Engine):
             files = sum(s.files_scanned for s in held.values())
             size = sum(s.bytes_scanned for s in held.values())
             if not files or size > HOLD_BYTES or size / files > HOLD_FILE_BYTES:
-                yield Reads(self, partitions, side_by_side=True)
+                yield Reads(self, partitions)
                 return
             # Order is the statements' business (each sorts what it writes); not keeping the files' order reads
             # them on both threads.

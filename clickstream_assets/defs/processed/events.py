@@ -44,11 +44,9 @@ def build_days(storage: Storage, engine: Engine, settings: PipelineSettings, day
     params = {"first_day": min(days), "last_day": max(days)}
     # Three statements over the same sealed hours: read once (a half-year's are thousands of small files).
     with engine.reading({"staged_events": hours}) as staged:
-        clean, quarantined, (counts, _) = staged.together(
-            lambda: staged.materialize("transform/clean_events.sql", params, "events", days),
-            lambda: staged.materialize("transform/quarantine_events.sql", params, "quarantine", days),
-            lambda: staged.query("transform/day_counts.sql", {**params, "late_arrival_hours": settings.late_arrival_hours}),
-        )
+        clean = staged.materialize("transform/clean_events.sql", params, "events", days)
+        quarantined = staged.materialize("transform/quarantine_events.sql", params, "quarantine", days)
+        counts, _ = staged.query("transform/day_counts.sql", {**params, "late_arrival_hours": settings.late_arrival_hours})
     reasons, _ = engine.query("checks/quarantine_reasons.sql", params, partitions={"quarantine": days})
     by_day = {r["dt"].isoformat(): r for r in counts.to_pylist()}
     reasons_by_day: dict[str, dict[str, int]] = {}
