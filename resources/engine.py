@@ -190,15 +190,20 @@ class DuckDBEngine(Engine):
     storage: Storage
     catalog: Catalog
     threads: int = 2
-    # DuckDB spills past this to <warehouse>/tmp, so a 5M-event day stays well under 2 GB of RAM.
-    memory_limit: str = "1GB"
+    # DuckDB spills past these to <warehouse>/tmp, so a 5M-event day stays under 2 GB of RAM. Models, checks and
+    # dashboard queries get 1750MB: at 1 GB the sessions' million groups did not fit DuckDB's reservation for a hash
+    # aggregate, which partitioned them again (~1.5 CPU-s of 8). A statement that streams a day's raw or staged rows
+    # beside DuckDB (a seal's chunks, two at once; a build's reading, whose clean events are sorted) gets 1 GB: its
+    # sort fills whatever it is given, and at 1750MB raw -> clean over 5M events peaked at 2.4 GB.
+    memory_limit: str = "1750MB"
+    streaming_memory_limit: str = "1GB"
     # Off when this engine writes for Athena's (in-memory sealing): Athena then switches Glue's partitions itself.
     registers_writes: bool = True
 
-    def _connect(self):
+    def _connect(self, memory_limit: str | None = None):
         import duckdb
 
-        con = duckdb.connect(config={"threads": self.threads, "memory_limit": self.memory_limit})
+        con = duckdb.connect(config={"threads": self.threads, "memory_limit": memory_limit or self.memory_limit})
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
         # A run's stderr is a log, not a terminal: the bar of a query past 2 s only filled it with redraws.
@@ -257,12 +262,12 @@ class DuckDBEngine(Engine):
         return found
 
     @contextmanager
-    def _connection(self, shared=None) -> Iterator:
+    def _connection(self, shared=None, memory_limit: str | None = None) -> Iterator:
         """``shared`` (a reading's connection) as it is, else a connection of its own, closed after."""
         if shared is not None:
             yield shared
             return
-        con = self._connect()
+        con = self._connect(memory_limit)
         try:
             yield con
         finally:
@@ -274,7 +279,7 @@ class DuckDBEngine(Engine):
         one connection that every statement of the reading runs on: opening them cost ~1 s a read, and a build of
         days read them five times. Larger files are read by each statement where they lie: a table of 5M staged
         events spilled to disk and doubled the build (29 s against 15 s), and opening 30 files costs nothing."""
-        with self._connection() as con:
+        with self._connection(memory_limit=self.streaming_memory_limit) as con:
             held = {}
             for name, values in partitions.items():
                 held[name] = QueryStats(engine="duckdb")
@@ -282,7 +287,8 @@ class DuckDBEngine(Engine):
             files = sum(s.files_scanned for s in held.values())
             size = sum(s.bytes_scanned for s in held.values())
             if not files or size > HOLD_BYTES or size / files > HOLD_FILE_BYTES:
-                yield Reads(self, partitions)
+                # Each statement reads the files on a connection of its own, under the same budget.
+                yield HeldReads(self, partitions, None, held={})
                 return
             # Order is the statements' business (each sorts what it writes); not keeping the files' order reads
             # them on both threads.
@@ -292,9 +298,9 @@ class DuckDBEngine(Engine):
             con.execute("SET preserve_insertion_order = true")
             yield HeldReads(self, partitions, con, held)
 
-    def query(self, sql_file, params, partitions=None, inputs=None, shared=None, held=None):
+    def query(self, sql_file, params, partitions=None, inputs=None, shared=None, held=None, memory_limit=None):
         started = time.perf_counter()
-        with self._connection(shared) as con:
+        with self._connection(shared, memory_limit) as con:
             sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
             table = _whole_numbers(con.sql(sql, params=bound).to_arrow_table())
         stats.seconds = time.perf_counter() - started
@@ -306,10 +312,11 @@ class DuckDBEngine(Engine):
 
     def materialize_tallied(self, sql_file, params, target, partition_values, tally, inputs=None):
         """The tally runs over the rows in memory, before they are written: no second read of what was written."""
-        return self._materialize(sql_file, params, target, partition_values, None, inputs, tally)
+        return self._materialize(sql_file, params, target, partition_values, None, inputs, tally,
+                                 memory_limit=self.streaming_memory_limit)
 
     def _materialize(self, sql_file, params, target, partition_values, partitions, inputs, tally=None, shared=None,
-                     held=None):
+                     held=None, memory_limit=None):
         started = time.perf_counter()
         table = self.table_def(target)
         whole = not table.partition_column
@@ -320,7 +327,7 @@ class DuckDBEngine(Engine):
         result = WriteResult(QueryStats(engine="duckdb"))
         scratch, tallied, files = None, None, None
         # A reading's connection goes on to its next statement; one of our own is closed after.
-        with self._connection(shared) as con:
+        with self._connection(shared, memory_limit) as con:
             try:
                 sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
                 scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())

@@ -29,15 +29,19 @@ class Reads:
 
 @dataclass
 class HeldReads(Reads):
-    """A local reading: statements run on the connection holding the partitions (tables of that connection)."""
+    """A local reading, under the engine's budget for streaming a day's rows: statements run on the connection
+    holding the partitions (``con``, tables of that connection), or, where nothing is held (``con`` None), each on
+    a connection of its own that reads the files where they lie."""
 
     engine: DuckDBEngine
-    con: object
+    con: object | None
     held: Mapping[str, QueryStats]
 
     def query(self, sql_file, params):
-        return self.engine.query(sql_file, params, shared=self.con, held=self.held)
+        return self.engine.query(sql_file, params, partitions=self.partitions, shared=self.con, held=self.held,
+                                 memory_limit=self.engine.streaming_memory_limit)
 
     def materialize(self, sql_file, params, target, partition_values):
-        return self.engine._materialize(sql_file, params, target, partition_values, None, None, shared=self.con,
-                                        held=self.held)[0]
+        return self.engine._materialize(sql_file, params, target, partition_values, self.partitions, None,
+                                        shared=self.con, held=self.held,
+                                        memory_limit=self.engine.streaming_memory_limit)[0]
