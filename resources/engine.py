@@ -25,7 +25,7 @@ from resources.duckdb_sql import athena_count_if, parse_json_once, referenced_ta
 from resources.duckdb_tables import bind_table, literal
 from resources.files import remove_tree
 from resources.partition_files import PARTITION, ROW_GROUP_ROWS, PartitionFiles
-from resources.reads import HeldReads, Reads
+from resources.reads import LocalReads, Reads
 from resources.sql import check_identifier, check_params, check_partition_value, parse
 from resources.storage import Storage
 
@@ -288,7 +288,7 @@ class DuckDBEngine(Engine):
             size = sum(s.bytes_scanned for s in held.values())
             if not files or size > HOLD_BYTES or size / files > HOLD_FILE_BYTES:
                 # Each statement reads the files on a connection of its own, under the same budget.
-                yield HeldReads(self, partitions, None, held={})
+                yield LocalReads(self, partitions, None, held={})
                 return
             # Order is the statements' business (each sorts what it writes); not keeping the files' order reads
             # them on both threads.
@@ -296,7 +296,7 @@ class DuckDBEngine(Engine):
             for name in held:
                 con.execute(f"CREATE TEMP TABLE {check_identifier(name)} AS SELECT * FROM __files_{name}")
             con.execute("SET preserve_insertion_order = true")
-            yield HeldReads(self, partitions, con, held)
+            yield LocalReads(self, partitions, con, held)
 
     def query(self, sql_file, params, partitions=None, inputs=None, shared=None, held=None, memory_limit=None):
         started = time.perf_counter()

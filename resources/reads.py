@@ -28,7 +28,7 @@ class Reads:
 
 
 @dataclass
-class HeldReads(Reads):
+class LocalReads(Reads):
     """A local reading, under the engine's budget for streaming a day's rows: statements run on the connection
     holding the partitions (``con``, tables of that connection), or, where nothing is held (``con`` None), each on
     a connection of its own that reads the files where they lie."""

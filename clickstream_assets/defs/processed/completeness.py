@@ -12,7 +12,7 @@ import dagster as dg
 from clickstream_assets import automation
 from clickstream_assets.ledger import read_ledgers, read_manifests, read_producer_runs
 from clickstream_assets.partitions import hour_start
-from clickstream_assets.sealing import arrival_hour_of, object_bytes, raw_objects
+from clickstream_assets.sealing import arrival_hour_of, object_buffer, raw_objects
 from clickstream_assets.settings import PipelineSettings
 from resources.storage import Storage
 
@@ -32,7 +32,7 @@ def _landed(storage: Storage, manifests) -> tuple[dict[str, int], list[str]]:
         if seal and seal["bytes"] == info.size:
             landed[info.key] = seal["records"]
         elif storage.local_root:
-            landed[info.key] = object_bytes(storage, info.key).to_pybytes().count(b"\n")
+            landed[info.key] = object_buffer(storage, info.key).to_pybytes().count(b"\n")
         else:
             unread.append(info.key)
     return landed, unread
