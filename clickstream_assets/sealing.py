@@ -39,6 +39,7 @@ SEALING_CHUNKS = 2
 HOUR_COUNTS = "transform/hour_counts.sql"
 # Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
 LINES_PER_BATCH = 32_768
+OWN_CHUNK_BYTES = 1024 * 1024
 OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
 
 LINES_SCHEMA = pa.schema(
@@ -131,9 +132,31 @@ def _object_lines(data: pa.Buffer | bytes) -> tuple[pa.LargeStringArray, bool]:
         return pa.array(escaped, pa.large_string()), True
 
 
+def _line_chunks(objects: list[tuple[str, str, pa.LargeStringArray]]) -> pa.ChunkedArray:
+    """The objects' lines in order: an object of OWN_CHUNK_BYTES or more is its own chunk, as it was split (copying
+    400 MB of lines into one array had cost a 1M-event seal ~0.3 CPU-s, most of it the kernel zeroing fresh pages);
+    runs of smaller objects are joined into chunks of about that size, since DuckDB gives every Arrow batch its own
+    string blocks, and a half-year of tiny hourly objects, one batch each, ran it out of memory."""
+    chunks: list[pa.Array] = []
+    run: list[pa.Array] = []
+    run_bytes = 0
+    for _, _, lines in objects:
+        if lines.nbytes >= OWN_CHUNK_BYTES and not run:
+            chunks.append(lines)
+            continue
+        run.append(lines)
+        run_bytes += lines.nbytes
+        if run_bytes >= OWN_CHUNK_BYTES:
+            chunks.append(pa.concat_arrays(run))
+            run, run_bytes = [], 0
+    if run:
+        chunks.append(pa.concat_arrays(run))
+    return pa.chunked_array(chunks, pa.large_string())
+
+
 def _lines_table(objects: list[tuple[str, str, pa.LargeStringArray]]) -> pa.Table:
-    """One row per line of ``objects`` (key, arrival hour, lines), built as single arrays, with object keys and
-    hours dictionary-encoded rather than repeated on every line."""
+    """One row per line of ``objects`` (key, arrival hour, lines), with object keys and hours dictionary-encoded
+    rather than repeated on every line."""
     counts = np.array([len(lines) for _, _, lines in objects], np.int64)
     which = pa.array(np.repeat(np.arange(len(objects), dtype=np.int32), counts))
     hours = sorted({hour for _, hour, _ in objects})
@@ -142,7 +165,7 @@ def _lines_table(objects: list[tuple[str, str, pa.LargeStringArray]]) -> pa.Tabl
     columns = [
         pa.DictionaryArray.from_arrays(which, pa.array([key for key, _, _ in objects], pa.string())),
         pa.array(np.concatenate([np.zeros(0, np.int64)] + [np.arange(1, n + 1, dtype=np.int64) for n in counts])),
-        pa.concat_arrays([lines for _, _, lines in objects]),
+        _line_chunks(objects),
         pa.DictionaryArray.from_arrays(pa.array(hour_index[which.to_numpy()]), pa.array(hours, pa.string())),
         pa.array(arrivals[which.to_numpy()], pa.timestamp("us")),
     ]
@@ -200,9 +223,8 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
             objects.append((info.key, hour, lines))
             per_object[info.key] = len(lines)
             sanitized[hour] = sanitized.get(hour, 0) + was_sanitized
-    # One contiguous chunk (handed thousands of small batches, one per object of a shop's history, DuckDB gave each
-    # its own string blocks and ran out of memory sealing 180 days of 2,000 events), then cut into slices of the
-    # same buffers: DuckDB classifies one Arrow batch on one thread, so a single batch left the second core idle.
+    # Chunks of at least OWN_CHUNK_BYTES (see _line_chunks), cut into slices of the same buffers: DuckDB classifies one
+    # Arrow batch on one thread, so a single batch left the second core idle.
     lines = _lines_table(objects) if objects else LINES_SCHEMA.empty_table()
     return _ChunkLines(pa.Table.from_batches(lines.to_batches(max_chunksize=LINES_PER_BATCH), LINES_SCHEMA),
                        per_object, sanitized)

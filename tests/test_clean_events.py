@@ -114,6 +114,33 @@ def test_sealing_hours_again_writes_the_same_bytes_and_the_manifests_count_what_
     assert sum(m.reasons.get("malformed_json", 0) for m in again.manifests) > 0
 
 
+@pytest.mark.parametrize("own_chunk_bytes", [1, "median", 10**12])
+def test_staged_lines_keep_their_object_and_line_however_the_objects_are_chunked(tmp_path, monkeypatch,
+                                                                                 own_chunk_bytes):
+    """Large objects are handed to the engine as they were split, small ones joined: the staged rows (object, line
+    number, verdict, order) are the same bytes whether every object is its own chunk, some are, or all are joined."""
+    from clickstream_assets import sealing
+
+    pipeline = Pipeline(tmp_path / "w")
+    pipeline.produce(START, 1, 2_000, mess=MESS)
+    storage, engine = pipeline.resources["storage"], pipeline.resources["engine"]
+    hours = [f"2026-11-02-{h:02d}" for h in range(24)]
+    sizes = sorted(o.size for o in sealing.raw_objects(storage))
+    staged = pipeline.warehouse / "processed" / "staged_events"
+
+    def seal(threshold: int) -> dict[str, bytes]:
+        monkeypatch.setattr(sealing, "OWN_CHUNK_BYTES", threshold)
+        sealing.seal_hours(storage, engine, hours, "2026-11-01")
+        return {p.parent.name: p.read_bytes() for p in sorted(staged.glob("*/part-0.parquet"))}
+
+    joined = seal(10**12)
+    chunked = seal(sizes[len(sizes) // 2] if own_chunk_bytes == "median" else own_chunk_bytes)
+    assert chunked == joined and len(joined) == 24 and len(sizes) > 24
+    lines = pq.read_table(staged, columns=["source_object", "line_number"]).to_pylist()
+    assert len(lines) == len(set(map(tuple, map(dict.values, lines)))) == len(
+        [line for path, line in raw_lines(pipeline.warehouse) if "/2026/11/02/" in str(path)])
+
+
 def test_clean_parquet_has_the_ddl_columns_and_types(built):
     pipeline, _, _, _ = built
     table = load_ddl("events", {"raw": "file:///r", "processed": "file:///p"})
