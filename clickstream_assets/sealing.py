@@ -94,11 +94,11 @@ def list_hours(storage: Storage, hours: list[str]) -> dict[str, list[ObjectInfo]
     return listing
 
 
-def object_buffer(storage: Storage, key: str) -> pa.Buffer:
+def object_buffer(storage: Storage, key: str, size: int | None = None) -> pa.Buffer:
     """An object's lines as delivered: GZIP objects (Firehose's ``CompressionFormat: GZIP``) are inflated.
     A ``.gz`` object that is not gzip, or is cut short, raises: an unreadable object fails the seal loudly
     rather than being staged as lines of garbage."""
-    data = storage.read_buffer("raw", key)
+    data = storage.read_buffer("raw", key, size)
     if not key.endswith(GZIP_SUFFIX):
         return data
     try:
@@ -219,7 +219,7 @@ def _read_chunk(storage: Storage, listing: dict[str, list[ObjectInfo]], chunk: l
     objects, per_object, sanitized = [], {}, {}
     for hour in chunk:
         for info in listing[hour]:
-            lines, was_sanitized = _object_lines(object_buffer(storage, info.key))
+            lines, was_sanitized = _object_lines(object_buffer(storage, info.key, info.size))
             objects.append((info.key, hour, lines))
             per_object[info.key] = len(lines)
             sanitized[hour] = sanitized.get(hour, 0) + was_sanitized

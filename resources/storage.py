@@ -97,11 +97,18 @@ class Storage(dg.ConfigurableResource, ABC):
     def read_bytes(self, area: str, key: str) -> bytes:
         return self.read_buffer(area, key).to_pybytes()
 
-    def read_buffer(self, area: str, key: str) -> pa.Buffer:
-        """An object's bytes in the Arrow buffer they were read into: ``read_bytes`` copies them once more."""
+    def read_buffer(self, area: str, key: str, size: int | None = None) -> pa.Buffer:
+        """An object's bytes in the Arrow buffer they were read into: ``read_bytes`` copies them once more. With
+        ``size`` (the listing's) the stream is read in one call; without it pyarrow reads a stream 16 KB at a time
+        into Python bytes and joins them."""
         # compression=None: the bytes as stored; pyarrow would otherwise inflate .gz keys behind our back.
         with self.filesystem().open_input_stream(self.path(area, key), compression=None) as stream:
-            return stream.read_buffer()
+            if size is None:
+                return stream.read_buffer()
+            data = stream.read_buffer(size)
+            # Read on to the end: the object may have grown since it was listed, and what is there is what is read.
+            rest = stream.read_buffer() if data.size == size else None
+            return pa.py_buffer(data.to_pybytes() + rest.to_pybytes()) if rest is not None and rest.size else data
 
     def write_bytes(self, area: str, key: str, data: bytes) -> None:
         self.put_uri(self.uri(area, key), data=data)

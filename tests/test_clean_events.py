@@ -141,6 +141,17 @@ def test_staged_lines_keep_their_object_and_line_however_the_objects_are_chunked
         [line for path, line in raw_lines(pipeline.warehouse) if "/2026/11/02/" in str(path)])
 
 
+@pytest.mark.parametrize("listed", [0, 3, 10, 11, 50])
+def test_an_object_is_read_whole_whatever_size_its_listing_gave(tmp_path, listed):
+    """The seal reads each object in one call of the size it was listed with; an object that grew or shrank since
+    is still read as it is now, never cut to the listed size."""
+    from resources.profile import build_resources
+
+    storage = build_resources("local", tmp_path / "w")["storage"]
+    storage.write_bytes("raw", "events/2026/11/02/12/object", b'{"a":1}\n{"b"}\n')
+    assert storage.read_buffer("raw", "events/2026/11/02/12/object", listed).to_pybytes() == b'{"a":1}\n{"b"}\n'
+
+
 def test_clean_parquet_has_the_ddl_columns_and_types(built):
     pipeline, _, _, _ = built
     table = load_ddl("events", {"raw": "file:///r", "processed": "file:///p"})
