@@ -165,8 +165,11 @@ class Engine(dg.ConfigurableResource, ABC):
 
     def materialize_tallied(self, sql_file: str, params: Mapping[str, object], target: str,
                             partition_values: Sequence[str], tally: str,
-                            inputs: Mapping[str, pa.Table] | None = None) -> tuple[WriteResult, pa.Table]:
-        """``materialize``, then the query ``tally`` (a SQL file reading ``target``) over the partitions written."""
+                            inputs: Mapping[str, pa.Table] | None = None,
+                            threads: int | None = None) -> tuple[WriteResult, pa.Table]:
+        """``materialize``, then the query ``tally`` (a SQL file reading ``target``) over the partitions written.
+        ``threads``: how many of its threads the engine gives the statement, where it has a say (locally): one each
+        for statements run side by side."""
         written = self.materialize(sql_file, params, target, partition_values, inputs=inputs)
         counts, _ = self.query(tally, {}, partitions={target: list(partition_values)})
         return written, counts
@@ -200,10 +203,10 @@ class DuckDBEngine(Engine):
     # Off when this engine writes for Athena's (in-memory sealing): Athena then switches Glue's partitions itself.
     registers_writes: bool = True
 
-    def _connect(self, memory_limit: str | None = None):
+    def _connect(self, memory_limit: str | None = None, threads: int | None = None):
         import duckdb
 
-        con = duckdb.connect(config={"threads": self.threads, "memory_limit": memory_limit or self.memory_limit})
+        con = duckdb.connect(config={"threads": min(threads or self.threads, self.threads), "memory_limit": memory_limit or self.memory_limit})
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
         # A run's stderr is a log, not a terminal: the bar of a query past 2 s only filled it with redraws.
@@ -262,12 +265,12 @@ class DuckDBEngine(Engine):
         return found
 
     @contextmanager
-    def _connection(self, shared=None, memory_limit: str | None = None) -> Iterator:
+    def _connection(self, shared=None, memory_limit: str | None = None, threads: int | None = None) -> Iterator:
         """``shared`` (a reading's connection) as it is, else a connection of its own, closed after."""
         if shared is not None:
             yield shared
             return
-        con = self._connect(memory_limit)
+        con = self._connect(memory_limit, threads)
         try:
             yield con
         finally:
@@ -310,13 +313,13 @@ class DuckDBEngine(Engine):
     def materialize(self, sql_file, params, target, partition_values, partitions=None, inputs=None):
         return self._materialize(sql_file, params, target, partition_values, partitions, inputs)[0]
 
-    def materialize_tallied(self, sql_file, params, target, partition_values, tally, inputs=None):
+    def materialize_tallied(self, sql_file, params, target, partition_values, tally, inputs=None, threads=None):
         """The tally runs over the rows in memory, before they are written: no second read of what was written."""
         return self._materialize(sql_file, params, target, partition_values, None, inputs, tally,
-                                 memory_limit=self.streaming_memory_limit)
+                                 memory_limit=self.streaming_memory_limit, threads=threads)
 
     def _materialize(self, sql_file, params, target, partition_values, partitions, inputs, tally=None, shared=None,
-                     held=None, memory_limit=None):
+                     held=None, memory_limit=None, threads=None):
         started = time.perf_counter()
         table = self.table_def(target)
         whole = not table.partition_column
@@ -327,7 +330,7 @@ class DuckDBEngine(Engine):
         result = WriteResult(QueryStats(engine="duckdb"))
         scratch, tallied, files = None, None, None
         # A reading's connection goes on to its next statement; one of our own is closed after.
-        with self._connection(shared, memory_limit) as con:
+        with self._connection(shared, memory_limit, threads) as con:
             try:
                 sql, bound, stats = self._prepare(con, sql_file, params, partitions, inputs, held=held)
                 scratch = tempfile.mkdtemp(prefix=f".{target}-", dir=self._scratch())
