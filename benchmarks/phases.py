@@ -18,13 +18,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def produce(warehouse: Path, events: int, days: int) -> dict:
+def produce(warehouse: Path, events: int, days: int, malformed_rate: float = 0.0) -> dict:
     from clickstream_assets.producer.runner import produce_historical
+    from clickstream_assets.producer.simulator import Mess
     from resources.sinks import LocalFirehoseSink
 
     sink = LocalFirehoseSink(str(warehouse / "raw"), seed=1)
     cpu = time.process_time()
-    summary = produce_historical(sink, DAY, days, events // days, seed=1, now=NOW)
+    mess = Mess(malformed_rate=malformed_rate) if malformed_rate else None
+    summary = produce_historical(sink, DAY, days, events // days, seed=1, now=NOW, mess=mess)
     return {"events": summary.produced, "seconds": summary.seconds, "events_per_s": summary.events_per_second,
             **_cpu(summary, time.process_time() - cpu), "objects": summary.objects, "raw_bytes": summary.bytes}
 
@@ -208,9 +210,11 @@ def main() -> None:
     parser.add_argument("--warehouse", type=Path)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=1)
+    # Lines broken as real streams break them (cut short, wrong types, missing fields), quarantined by the seal.
+    parser.add_argument("--malformed-rate", type=float, default=0.0)
     args = parser.parse_args()
     if args.phase == "produce":
-        result = produce(args.warehouse, args.events, args.days)
+        result = produce(args.warehouse, args.events, args.days, args.malformed_rate)
     elif args.phase == "produce-discard":
         result = produce_discard(args.events, args.days)
     elif args.phase in ("firehose", "firehose-plain"):
