@@ -6,6 +6,7 @@ import argparse
 import json
 import resource
 import sys
+import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -145,6 +146,28 @@ def seal_read(warehouse: Path, days: int) -> dict:
             "page_faults": used.ru_minflt - usage.ru_minflt}
 
 
+def classify_strangers(events: int) -> dict:
+    """The seal's classification alone (sql/transform/stage_raw.sql on the local engine), over another tracker's
+    lines in memory: the original project's 11 fields written by json.dumps, off the fast path for our own shape."""
+    import pyarrow as pa
+
+    from clickstream_assets.sealing import split_lines
+    from tests.strangers import stranger_events
+
+    sent = stranger_events(DAY, 1, max(1, events * 2 // 7), seed=3)  # ~3.5 events a session
+    key = "events/2026/11/02/23/clickstream-events-1-2026-11-02-23-59-00-0a0b0c0d-1111-4222-8333-444455556666"
+    batch, _ = split_lines(key, "2026-11-02-23", b"\n".join(sent.lines) + b"\n")
+    lines = pa.Table.from_batches(pa.Table.from_batches([batch]).to_batches(max_chunksize=32_768))
+    engine = _resources(Path(tempfile.mkdtemp(prefix="classify-")))["engine"]
+    params = {"calendar_start": "2026-11-01", "max_event_age_days": 30}
+    engine.query("transform/stage_raw.sql", params, inputs={"raw_lines": lines.slice(0, 1000)})  # transpiled once
+    started, cpu = time.perf_counter(), time.process_time()
+    staged, _ = engine.query("transform/stage_raw.sql", params, inputs={"raw_lines": lines})
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"lines": lines.num_rows, "valid": staged.column("reason").null_count, "seconds": seconds,
+            "cpu_seconds": cpu, "lines_per_cpu_s": lines.num_rows / cpu}
+
+
 def copy_reference(warehouse: Path) -> dict:
     """The reference for raw -> clean: a plain DuckDB ``read_json`` of the same raw objects into zstd Parquet, with
     no classification, provenance, dedup or manifests, on the same threads our engine gets."""
@@ -206,7 +229,8 @@ def models(warehouse: Path, days: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("phase", choices=["produce", "produce-discard", "firehose", "firehose-plain", "clean",
-                                          "seal-read", "copy-reference", "models"])
+                                          "seal-read", "classify-strangers", "copy-reference",
+                                          "models"])
     parser.add_argument("--warehouse", type=Path)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=1)
@@ -223,6 +247,8 @@ def main() -> None:
         result = clean(args.warehouse, args.days)
     elif args.phase == "seal-read":
         result = seal_read(args.warehouse, args.days)
+    elif args.phase == "classify-strangers":
+        result = classify_strangers(args.events)
     elif args.phase == "copy-reference":
         result = copy_reference(args.warehouse)
     else:
