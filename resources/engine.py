@@ -21,7 +21,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
-from resources.duckdb_sql import athena_count_if, parse_json_once, referenced_tables
+from resources.duckdb_sql import athena_count_if, json_text, parse_json_once, referenced_tables
 from resources.duckdb_tables import bind_table, literal
 from resources.files import remove_tree
 from resources.partition_files import PARTITION, ROW_GROUP_ROWS, PartitionFiles
@@ -43,6 +43,7 @@ def _duckdb_statement(sql_file: str, handed_over: frozenset[str], param_names: f
         placeholder.replace(exp.var(f"${placeholder.name}"))
     athena_count_if(tree)
     parse_json_once(tree)
+    json_text(tree)
     return tree.sql("duckdb"), frozenset(referenced_tables(tree))
 
 
