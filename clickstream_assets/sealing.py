@@ -34,9 +34,9 @@ from resources.storage import ObjectInfo, Storage
 
 CHUNK_BYTES = 64 * 1024 * 1024
 FIRST_CHUNK_BYTES = 16 * 1024 * 1024
-# Chunks classified and written at once, each on its own engine connection with one thread: two chunks side by side
-# already fill both cores, and giving each statement both threads (four contending for two cores) cost a 1M-event
-# seal ~0.5 CPU-s more. Chunks of 64 MB, not 128, keep both busy until the last one.
+# Chunks classified and written at once, each on its own engine connection with its share of the engine's threads:
+# on two cores, two chunks side by side already fill both, and giving each statement both threads (four contending
+# for two cores) cost a 1M-event seal ~0.5 CPU-s more. Chunks of 64 MB, not 128, keep both busy until the last one.
 SEALING_CHUNKS = 2
 HOUR_COUNTS = "transform/hour_counts.sql"
 # Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
@@ -280,7 +280,7 @@ def _seal_in_memory(storage, engine, listing, chunks, stage_params, fingerprint,
     def seal(chunk: list[str], read: _ChunkLines) -> tuple[list[SealManifest], WriteResult]:
         written, counts = engine.materialize_tallied(
             "transform/stage_raw.sql", stage_params, "staged_events", chunk, HOUR_COUNTS,
-            inputs={"raw_lines": read.lines}, threads=1 if len(chunks) > 1 else None)
+            inputs={"raw_lines": read.lines}, side_by_side=min(SEALING_CHUNKS, len(chunks)))
         # Under the day's manifest lock: the other chunk may be writing the same day's file.
         return _manifests(storage, listing, chunk, read.records_per_object, read.sanitized_per_hour,
                           fingerprint, counts), written

@@ -167,10 +167,10 @@ class Engine(dg.ConfigurableResource, ABC):
     def materialize_tallied(self, sql_file: str, params: Mapping[str, object], target: str,
                             partition_values: Sequence[str], tally: str,
                             inputs: Mapping[str, pa.Table] | None = None,
-                            threads: int | None = None) -> tuple[WriteResult, pa.Table]:
+                            side_by_side: int = 1) -> tuple[WriteResult, pa.Table]:
         """``materialize``, then the query ``tally`` (a SQL file reading ``target``) over the partitions written.
-        ``threads``: how many of its threads the engine gives the statement, where it has a say (locally): one each
-        for statements run side by side."""
+        ``side_by_side``: how many such statements the caller runs at once; where the engine has a say over its
+        threads (locally), each gets its share of them rather than all."""
         written = self.materialize(sql_file, params, target, partition_values, inputs=inputs)
         counts, _ = self.query(tally, {}, partitions={target: list(partition_values)})
         return written, counts
@@ -207,7 +207,7 @@ class DuckDBEngine(Engine):
     def _connect(self, memory_limit: str | None = None, threads: int | None = None):
         import duckdb
 
-        con = duckdb.connect(config={"threads": min(threads or self.threads, self.threads), "memory_limit": memory_limit or self.memory_limit})
+        con = duckdb.connect(config={"threads": threads or self.threads, "memory_limit": memory_limit or self.memory_limit})
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
         # A run's stderr is a log, not a terminal: the bar of a query past 2 s only filled it with redraws.
@@ -314,10 +314,11 @@ class DuckDBEngine(Engine):
     def materialize(self, sql_file, params, target, partition_values, partitions=None, inputs=None):
         return self._materialize(sql_file, params, target, partition_values, partitions, inputs)[0]
 
-    def materialize_tallied(self, sql_file, params, target, partition_values, tally, inputs=None, threads=None):
+    def materialize_tallied(self, sql_file, params, target, partition_values, tally, inputs=None, side_by_side=1):
         """The tally runs over the rows in memory, before they are written: no second read of what was written."""
         return self._materialize(sql_file, params, target, partition_values, None, inputs, tally,
-                                 memory_limit=self.streaming_memory_limit, threads=threads)
+                                 memory_limit=self.streaming_memory_limit,
+                                 threads=max(1, self.threads // max(1, side_by_side)))
 
     def _materialize(self, sql_file, params, target, partition_values, partitions, inputs, tally=None, shared=None,
                      held=None, memory_limit=None, threads=None):
