@@ -41,6 +41,7 @@ SEALING_CHUNKS = 2
 HOUR_COUNTS = "transform/hour_counts.sql"
 # Lines per Arrow batch handed to the engine: enough batches per chunk to keep every engine thread busy.
 LINES_PER_BATCH = 32_768
+# An object's lines this large are handed to the engine as they were split; smaller objects' are joined (_line_chunks).
 OWN_CHUNK_BYTES = 1024 * 1024
 OBJECT_TIME = re.compile(r"-1-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2}-[0-9]{2})-[^/]*$")
 
