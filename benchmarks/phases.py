@@ -158,12 +158,13 @@ def classify_strangers(events: int) -> dict:
     key = "events/2026/11/02/23/clickstream-events-1-2026-11-02-23-59-00-0a0b0c0d-1111-4222-8333-444455556666"
     batch, _ = split_lines(key, "2026-11-02-23", b"\n".join(sent.lines) + b"\n")
     lines = pa.Table.from_batches(pa.Table.from_batches([batch]).to_batches(max_chunksize=32_768))
-    engine = _resources(Path(tempfile.mkdtemp(prefix="classify-")))["engine"]
     params = {"calendar_start": "2026-11-01", "max_event_age_days": 30}
-    engine.query("transform/stage_raw.sql", params, inputs={"raw_lines": lines.slice(0, 1000)})  # transpiled once
-    started, cpu = time.perf_counter(), time.process_time()
-    staged, _ = engine.query("transform/stage_raw.sql", params, inputs={"raw_lines": lines})
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with tempfile.TemporaryDirectory(prefix="classify-") as warehouse:
+        engine = _resources(Path(warehouse))["engine"]
+        engine.query("transform/stage_raw.sql", params, inputs={"raw_lines": lines.slice(0, 1000)})  # transpiled once
+        started, cpu = time.perf_counter(), time.process_time()
+        staged, _ = engine.query("transform/stage_raw.sql", params, inputs={"raw_lines": lines})
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {"lines": lines.num_rows, "valid": staged.column("reason").null_count, "seconds": seconds,
             "cpu_seconds": cpu, "lines_per_cpu_s": lines.num_rows / cpu}
 
@@ -171,8 +172,6 @@ def classify_strangers(events: int) -> dict:
 def copy_reference(warehouse: Path) -> dict:
     """The reference for raw -> clean: a plain DuckDB ``read_json`` of the same raw objects into zstd Parquet, with
     no classification, provenance, dedup or manifests, on the same threads our engine gets."""
-    import tempfile
-
     import duckdb
 
     con = duckdb.connect(config={"threads": 2})

@@ -32,7 +32,7 @@ def _landed(storage: Storage, manifests) -> tuple[dict[str, int], list[str]]:
         if seal and seal["bytes"] == info.size:
             landed[info.key] = seal["records"]
         elif storage.local_root:
-            landed[info.key] = object_buffer(storage, info.key).to_pybytes().count(b"\n")
+            landed[info.key] = object_buffer(storage, info.key, info.size).to_pybytes().count(b"\n")
         else:
             unread.append(info.key)
     return landed, unread
