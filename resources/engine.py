@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
 from resources.duckdb_sql import athena_count_if, json_text, parse_json_once, referenced_tables
-from resources.duckdb_tables import bind_table, literal
+from resources.duckdb_tables import REPEATED_TEXT_COLUMNS, bind_table, literal
 from resources.files import remove_tree
 from resources.partition_files import PARTITION, ROW_GROUP_ROWS, PartitionFiles
 from resources.reads import LocalReads, Reads
@@ -47,10 +47,10 @@ def _duckdb_statement(sql_file: str, handed_over: frozenset[str], param_names: f
     return tree.sql("duckdb"), frozenset(referenced_tables(tree))
 
 
-@functools.lru_cache(maxsize=64)
-def _columns_named(sql_file: str, handed_over: str) -> frozenset[str]:
+@functools.lru_cache(maxsize=256)
+def _columns_named(sql_file: str, handed_over: frozenset[str]) -> frozenset[str]:
     """The column names a statement reads (a seal's tally, over the rows of each chunk)."""
-    return frozenset(c.name for c in parse(sql_file, handed_over={handed_over}).find_all(exp.Column))
+    return frozenset(c.name for c in parse(sql_file, handed_over=handed_over).find_all(exp.Column))
 
 
 def _whole_numbers(table: pa.Table) -> pa.Table:
@@ -232,7 +232,9 @@ class DuckDBEngine(Engine):
         held = held or {}
         ready = set(ready) | set(held)
         checked = check_params(params)
-        sql, referenced = _duckdb_statement(sql_file, frozenset(set(inputs or {}) | ready), frozenset(checked))
+        handed_over = frozenset(set(inputs or {}) | ready)
+        sql, referenced = _duckdb_statement(sql_file, handed_over, frozenset(checked))
+        as_enums = REPEATED_TEXT_COLUMNS & _columns_named(sql_file, handed_over)
         stats = QueryStats(engine="duckdb")
         for name in sorted(referenced & set(held)):
             stats.files_scanned += held[name].files_scanned
@@ -243,12 +245,12 @@ class DuckDBEngine(Engine):
                 stats.bytes_scanned += inputs[name].nbytes
                 continue
             if partitions and name in partitions:
-                bind_table(con, self.storage, self.table_def(name), list(partitions[name]), stats)
+                bind_table(con, self.storage, self.table_def(name), list(partitions[name]), stats, as_enums=as_enums)
                 continue
             table = self.catalog.table(name)
             if table is None:
                 raise LookupError(f"table {name} is not in the catalog: materialize glue/{name} first")
-            bind_table(con, self.storage, table, self.catalog.partitions(name), stats)
+            bind_table(con, self.storage, table, self.catalog.partitions(name), stats, as_enums=as_enums)
         used = {p for p in checked if f"${p}" in sql}
         return sql, {k: v for k, v in checked.items() if k in used}, stats
 
@@ -341,7 +343,7 @@ class DuckDBEngine(Engine):
                 schema = pa.schema([f for f in reader.schema if f.name != PARTITION])
                 files = PartitionFiles(schema, scratch, *parquet_compression(table))
                 # What the tally reads is kept from the rows as they pass, and only that: a seal chunk's few columns.
-                read_by_tally = _columns_named(tally, target) if tally else frozenset()
+                read_by_tally = _columns_named(tally, frozenset({target})) if tally else frozenset()
                 kept = files.write(reader, keep=[c for c in schema.names if c in read_by_tally] if tally else None)
                 written = files.close(values)
                 stray = sorted(set(written) - set(values), key=str)

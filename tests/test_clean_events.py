@@ -86,6 +86,25 @@ def test_of_an_event_sent_twice_the_clean_row_is_its_earliest_copy(built):
     assert clean == repeated and len(repeated) > 10
 
 
+def test_object_keys_sort_as_text_whatever_order_the_files_hold_them_in(tmp_path):
+    """The local engine carries an object's key as an ENUM where a statement names it (a day's sort then moves a
+    small integer, not ~100 bytes a line): ordering by it must still be the text's. The hour's staged rows are
+    turned around, so keys listed in the order they were first met would come out backwards."""
+    import pyarrow as pa
+
+    pipeline = Pipeline(tmp_path / "w")
+    pipeline.produce(START, 1, 3_000)
+    hour = "2026-11-02-12"
+    pipeline.seal(START, START)
+    staged = pipeline.warehouse / "processed" / "staged_events" / f"arrival_hour={hour}" / "part-0.parquet"
+    table = pq.read_table(staged)
+    pq.write_table(table.take(pa.array(range(table.num_rows - 1, -1, -1))), staged)
+    counts, _ = pipeline.resources["engine"].query("transform/object_counts.sql", {}, partitions={"staged_events": [hour]})
+    keys = counts.column("source_object").to_pylist()
+    assert keys == sorted(keys) and len(keys) > 5
+    assert sum(counts.column("records").to_pylist()) == table.num_rows
+
+
 def test_sealing_hours_again_writes_the_same_bytes_and_the_manifests_count_what_was_staged(tmp_path):
     """The seal writes an arrival day's hours side by side and counts its manifests from the rows before they are
     written: a second seal gives the same files, byte for byte, and the counts match the staged files read back."""
