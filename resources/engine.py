@@ -21,7 +21,13 @@ import pyarrow as pa
 from sqlglot import exp
 
 from resources.catalog import Catalog, TableDef, load_ddl
-from resources.duckdb_sql import athena_count_if, json_text, parse_json_once, referenced_tables
+from resources.duckdb_sql import (
+    athena_count_if,
+    iso8601_without_exceptions,
+    json_text,
+    parse_json_once,
+    referenced_tables,
+)
 from resources.duckdb_tables import REPEATED_TEXT_COLUMNS, bind_table, literal
 from resources.files import remove_tree
 from resources.partition_files import PARTITION, ROW_GROUP_ROWS, PartitionFiles
@@ -44,6 +50,7 @@ def _duckdb_statement(sql_file: str, handed_over: frozenset[str], param_names: f
     athena_count_if(tree)
     parse_json_once(tree)
     json_text(tree)
+    iso8601_without_exceptions(tree)
     return tree.sql("duckdb"), frozenset(referenced_tables(tree))
 
 
