@@ -56,7 +56,8 @@ def _duckdb_statement(sql_file: str, handed_over: frozenset[str], param_names: f
 
 @functools.lru_cache(maxsize=256)
 def _columns_named(sql_file: str, handed_over: frozenset[str]) -> frozenset[str]:
-    """The column names a statement reads (a seal's tally, over the rows of each chunk)."""
+    """The column names a statement reads: what a seal's tally keeps of each chunk's rows, and which of
+    REPEATED_TEXT_COLUMNS a statement's tables are read with as ENUMs."""
     return frozenset(c.name for c in parse(sql_file, handed_over=handed_over).find_all(exp.Column))
 
 
