@@ -23,18 +23,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy.exc as db_exc
-from dagster._core.events import DagsterEventType
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log import SqliteEventLogStorage
-from dagster._core.storage.event_log.schema import (
-    AssetCheckExecutionsTable,
-    AssetKeyTable,
-    SqlEventLogStorageTable,
-)
+from dagster._core.storage.event_log.schema import AssetKeyTable, SqlEventLogStorageTable
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster_shared.serdes import serialize_value
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+
+from resources.dagster_events import BatchedEventWrites, enable_event_batches
 
 # The index plus the runs being written or watched: a webserver reading old runs does not keep their files open.
 OPEN_DATABASES = 4
@@ -50,14 +45,6 @@ event_log_storage:
   config:
     base_dir: {base_dir}
 """
-# Dagster hands the per-partition events of a run's start and of a step to ``store_event_batch`` when this is set (it
-# reads the variable as it goes): a half-year build stores ~4,000 of them, and a transaction each cost more than the
-# rows.
-EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
-BATCHED_EVENTS = {DagsterEventType.ASSET_MATERIALIZATION.value, DagsterEventType.ASSET_OBSERVATION.value,
-                  DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value}
-CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value
-
 # What ensure_dagster_home wrote before this storage existed: such a file is upgraded in place, any other is the
 # user's and left alone.
 PREVIOUS_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
@@ -67,30 +54,14 @@ def _commit_without_disk_sync(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def _last_per_asset(events: list[tuple]) -> list[tuple]:
-    """The (event, id) pairs whose upserts of their asset's row leave it as all of them in order would: an event
-    sets the row's columns from itself alone, so of an asset's events of one kind the last decides. An asset with
-    events of several kinds keeps them all (the kinds set different columns)."""
-    by_asset: dict[str, list[tuple]] = {}
-    for entry, event_id in events:
-        by_asset.setdefault(entry.dagster_event.asset_key.to_string(), []).append((entry, event_id))
-    kept = []
-    for pairs in by_asset.values():
-        kept.extend(pairs[-1:] if len({e.dagster_event_type for e, _ in pairs}) == 1 else pairs)
-    return sorted(kept, key=lambda pair: pair[1])
-
-
-class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+class PooledSqliteEventLogStorage(BatchedEventWrites, SqliteEventLogStorage):
     """SQLite event log storage that keeps an engine (and its connection) per database file between events."""
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
-        self._schema_seen: set[str] = set()
         self._pid = os.getpid()
         super().__init__(base_dir, inst_data)
-        # The events of a batch stay in memory until the step has yielded them all (microseconds apart); a user's
-        # own setting wins.
-        os.environ.setdefault(EVENT_BATCH_SIZE, "1000")
+        enable_event_batches()
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):  # ty: ignore[invalid-method-override]
@@ -128,44 +99,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
-    # Dagster inspects the schema on every materialization (is the asset tags table there, does the asset keys table
-    # have its index columns): two more connections and catalog reads per event. What is there stays there.
-    def has_table(self, table_name: str) -> bool:
-        if table_name not in self._schema_seen and super().has_table(table_name):
-            self._schema_seen.add(table_name)
-        return table_name in self._schema_seen
-
-    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
-        present = f"asset_keys.{column_name}"
-        if present not in self._schema_seen and super()._has_asset_key_col_on_connection(conn, column_name):
-            self._schema_seen.add(present)
-        return present in self._schema_seen
-
-    def store_event_batch(self, events) -> None:
-        """The events Dagster reports per partition (planned materializations and checks when a run starts, a
-        step's materializations), stored as ``store_event`` stores each, in one transaction per database: the rows
-        in the index with the asset's row, tags and check rows, then the run's own rows. Others go one by one."""
-        kinds = {e.dagster_event_type.value if e.dagster_event_type else None for e in events}
-        if not events or not kinds <= BATCHED_EVENTS | {CHECK_PLANNED} or len({e.run_id for e in events}) != 1:
-            super().store_event_batch(events)
-            return
-        rows = [self._event_to_row(e) for e in events]
-        # The index first: it is the database other runs write too, so the one likely to be busy, and a batch that
-        # fails there has written nothing (Dagster then stores the events one by one). The run's own database is
-        # written by this run alone.
-        with self.index_transaction() as conn:
-            # One statement for all rows, their ids returned in the rows' order.
-            inserted = conn.execute(SqlEventLogStorageTable.insert().returning(
-                SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows)
-            ids = [row[0] for row in inserted]
-            assets = [(e, i) for e, i in zip(events, ids) if e.dagster_event_type.value in BATCHED_EVENTS]
-            self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
-            for entry, event_id in zip(events, ids):
-                if entry.dagster_event_type.value == CHECK_PLANNED:
-                    self._insert_check_planned(conn, entry, event_id)
-            for entry, event_id in _last_per_asset(assets):
-                self._store_asset_event(conn, entry, event_id)
-        with self.run_connection(events[0].run_id) as conn:
+    def _store_run_rows(self, run_id: str, rows: list[dict]) -> None:
+        """A batch's rows in the run's own file, after the index's (resources/dagster_events.py): that file is
+        written by this run alone."""
+        with self.run_connection(run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
 
     def _store_asset_event(self, conn: Connection, entry, event_id: int) -> None:
@@ -183,27 +120,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
         except db_exc.IntegrityError:  # another process inserted it meanwhile
             conn.execute(AssetKeyTable.update().values(**values).where(AssetKeyTable.c.asset_key == key))
-
-    def _store_asset_check_evaluation_planned(self, entry, event_id: int | None) -> None:
-        with self.index_connection() as conn:
-            self._insert_check_planned(conn, entry, event_id)
-
-    def _insert_check_planned(self, conn: Connection, entry, event_id: int | None) -> None:
-        """Dagster's rows for a planned check, one per partition, with the event serialized once rather than once
-        per partition (a check over a half-year: 177 copies of the same text), inserted as one statement run per
-        row rather than one statement of 177 rows, which SQLAlchemy took longer to build than to run."""
-        planned = entry.dagster_event.event_specific_data
-        keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
-        common = dict(
-            asset_key=planned.asset_key.to_string(),
-            check_name=planned.check_name,
-            run_id=entry.run_id,
-            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-            evaluation_event=serialize_value(entry),
-            evaluation_event_timestamp=self._event_insert_timestamp(entry),
-            evaluation_event_storage_id=event_id,
-        )
-        conn.execute(AssetCheckExecutionsTable.insert(), [{**common, "partition": key} for key in keys])
 
     def _close_all(self) -> None:
         with self._db_lock:
