@@ -66,6 +66,10 @@ class PostgresServer:
         connection.close()
         return name
 
+    def url(self, database: str) -> str:
+        """The database's SQLAlchemy URL, with the driver dagster-postgres installs (psycopg2)."""
+        return f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+
     def env(self, database: str) -> dict[str, str]:
         """The variables deploy/dagster.yaml reads, as the ECS task definitions set them."""
         return {"DAGSTER_PG_HOST": self.host, "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_USER": self.user,

@@ -4,6 +4,7 @@ runs a backfill, the arrival sensor's ticks and automation, and ends with exactl
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -13,9 +14,11 @@ from pathlib import Path
 import boto3
 import dagster as dg
 import pytest
+import sqlalchemy
 
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.partitions import hour_of
+from resources.dagster_events import EVENT_BATCH_SIZE
 from tests.pipeline import Pipeline, dashboard_sessions, land, parquet_rows, run_automation, run_sensor
 from tests.postgres import find_postgres, postgres_server
 from tests.test_deploy import WORKSPACE, code_location_server
@@ -88,10 +91,11 @@ def pipeline_story(instance: dg.DagsterInstance, warehouse: Path) -> dict:
 
 
 def test_the_pipeline_on_postgres_storage_ends_exactly_as_on_sqlite(production_instance, tmp_path):
-    storage = production_instance.run_storage
-    assert type(storage).__name__ == "PostgresRunStorage"
-    assert type(production_instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-    assert type(production_instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    storages = [production_instance.run_storage, production_instance.event_log_storage,
+                production_instance.schedule_storage]
+    assert [type(s).__name__ for s in storages] == [
+        "PooledPostgresRunStorage", "PooledPostgresEventLogStorage", "PooledPostgresScheduleStorage"]
+    logins = count_logins(storages)
     # The rest of the production file loads too: the ECS launcher found its run task definition, logs go to S3.
     assert production_instance.run_launcher.task_definition.endswith("task-definition/clickstream-dagster-run:1")
     assert type(production_instance.compute_log_manager).__name__ == "S3ComputeLogManager"
@@ -102,6 +106,10 @@ def test_the_pipeline_on_postgres_storage_ends_exactly_as_on_sqlite(production_i
         on_sqlite = pipeline_story(sqlite_instance, tmp_path / "sqlite")
 
     assert on_postgres == on_sqlite
+    # Hundreds of events stored and more read (runs, the sensor, automation), a few logins: each storage keeps its
+    # connection, where dagster-postgres opened one per call.
+    stored = production_instance.event_log_storage.get_maximum_record_id()
+    assert stored > 400 and sum(logins) <= 6, (stored, logins)
     # ... and that shared answer is a real one, not two empty ones.
     assert on_postgres["produced"] == sum(on_postgres["events_rows"].values()) > 1_500
     assert all(n > 0 for n in on_postgres["sessions_rows"].values())
@@ -111,6 +119,96 @@ def test_the_pipeline_on_postgres_storage_ends_exactly_as_on_sqlite(production_i
     assert "processed/sessions[2026-11-05,2026-11-06]" in on_postgres["automation_launched"]
     assert on_postgres["runs"][1] == ["SUCCESS"]
     assert on_postgres["materialized"]["processed/events"] == DAYS
+
+
+def count_logins(storages) -> list[int]:
+    """How many connections each storage opens from now on (each is a login: TCP, TLS on RDS, SCRAM)."""
+    logins = [0] * len(storages)
+    for index, storage in enumerate(storages):
+        def opened(*_, index=index):
+            logins[index] += 1
+        sqlalchemy.event.listen(storage._engine, "connect", opened)
+    return logins
+
+
+DAYS_OF_A_RANGE = dg.DailyPartitionsDefinition(start_date="2026-05-01", end_date="2026-06-30")
+
+
+@dg.asset(partitions_def=DAYS_OF_A_RANGE, backfill_policy=dg.BackfillPolicy.single_run(),
+          check_specs=[dg.AssetCheckSpec("rows_positive", asset="clean")])
+def clean():
+    yield dg.MaterializeResult(metadata={"rows": 3})
+    yield dg.AssetCheckResult(check_name="rows_positive", passed=True)
+
+
+@dg.asset(partitions_def=DAYS_OF_A_RANGE, backfill_policy=dg.BackfillPolicy.single_run(), deps=[clean])
+def sessions() -> dg.MaterializeResult:
+    raise RuntimeError("the sessions model broke")
+
+
+def run_a_failing_range(instance: dg.DagsterInstance) -> dict:
+    """Sixty days of two assets in one run, the second failing after the first built every day: what the event
+    log then says, read through Dagster and from its tables."""
+    job = dg.Definitions(assets=[clean, sessions]).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": "2026-05-01", "dagster/asset_partition_range_end": "2026-06-29"})
+    days = DAYS_OF_A_RANGE.get_partition_keys()[:60]
+    storage = instance.event_log_storage
+    with storage.index_connection() as conn:
+        tables = {name: sorted(map(tuple, conn.execute(sqlalchemy.text(sql)).fetchall()), key=repr) for name, sql in {
+            "events": "SELECT dagster_event_type, asset_key, partition, count(*) FROM event_logs "
+                      "WHERE dagster_event_type IS NOT NULL GROUP BY 1, 2, 3",
+            "checks": "SELECT asset_key, check_name, partition, execution_status FROM asset_check_executions",
+            # A data version is derived from its run's id: which tags, not their values.
+            "tags": "SELECT asset_key, key, count(*) FROM asset_event_tags GROUP BY 1, 2",
+            "assets": "SELECT asset_key, last_materialization IS NOT NULL, last_run_id IS NOT NULL FROM asset_keys",
+        }.items()}
+    latest = instance.get_latest_materialization_event(dg.AssetKey("clean"))
+    return {
+        "success": result.success,
+        "status": {key: sorted({s.value for s in instance.get_status_by_partition(
+            dg.AssetKey(key), days, DAYS_OF_A_RANGE).values()}) for key in ("clean", "sessions")},
+        "latest": (latest.run_id == result.run_id, latest.asset_materialization.partition,
+                   latest.asset_materialization.metadata["rows"].value),
+        **tables,
+    }
+
+
+def test_a_range_on_production_storage_records_exactly_what_dagster_postgres_records_event_by_event(
+        postgres, production_instance, monkeypatch, tmp_path):
+    """deploy/dagster.yaml's storages store a run's per-partition events a batch per transaction; dagster-postgres's
+    own storage, configured as its documentation shows, stores them one by one. The event logs must not differ."""
+    stock_home = tmp_path / "stock"
+    stock_home.mkdir()
+    database = postgres.create_database(f"stock_{tmp_path.name[-24:].lower().replace('-', '_')}")
+    stock_home.joinpath("dagster.yaml").write_text(json.dumps({  # JSON is YAML
+        "storage": {"postgres": {"postgres_url": postgres.url(database)}}, "telemetry": {"enabled": False}}))
+    monkeypatch.setenv(EVENT_BATCH_SIZE, "0")  # Dagster's default: every event stored alone
+    stock = dg.DagsterInstance.from_config(str(stock_home))
+    try:
+        assert type(stock.event_log_storage).__name__ == "PostgresEventLogStorage"
+        event_by_event = run_a_failing_range(stock)
+    finally:
+        stock.dispose()
+
+    monkeypatch.delenv(EVENT_BATCH_SIZE)
+    production = dg.DagsterInstance.from_config(str(production_instance.root_directory))
+    try:
+        assert os.environ[EVENT_BATCH_SIZE] == "1000"  # set by the storage, as the image sets nothing
+        logins = count_logins([production.event_log_storage])
+        in_batches = run_a_failing_range(production)
+    finally:
+        production.dispose()
+
+    assert in_batches == event_by_event
+    assert in_batches["success"] is False
+    assert in_batches["status"] == {"clean": ["MATERIALIZED"], "sessions": ["FAILED"]}  # every day, none missing
+    assert in_batches["latest"] == (True, "2026-06-29", 3)
+    planned = [row for row in in_batches["events"] if row[0] == "ASSET_MATERIALIZATION_PLANNED"]
+    assert len(planned) == 120 and {row[3] for row in planned} == {1}  # one per asset and day
+    checks_planned = sorted(row[2] for row in in_batches["checks"] if row[3] == "PLANNED")
+    assert checks_planned == DAYS_OF_A_RANGE.get_partition_keys()[:60]  # the check was planned for every day
+    assert logins[0] <= 3, logins
 
 
 def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(production_instance, tmp_path):
