@@ -96,11 +96,12 @@ def producer_figures() -> None:
     print(f"  {'billed bytes ratio':<36} {plain['billed_bytes'] / aggregated['billed_bytes']:,.1f}x")
 
 
-def sparse_backfill(days: int = 177, sessions_per_day: int = 45, root: Path = ROOT) -> dict:
+def sparse_backfill(days: int = 177, sessions_per_day: int = 45, root: Path = ROOT, instance_yaml: str = "",
+                    env_extra: dict | None = None) -> dict:
     """A small shop's half-year in the seed's shape, as a user loads it: `clickstream ingest` then `clickstream
-    backfill` (one arrival hour per event hour), each in its own process, on an on-disk Dagster instance. The
-    per-day figures divide the phases' seconds by the partitions they covered: the per-partition tax, which is
-    most of it here (Dagster records every partition of every asset of a run, ~10 ms each on SQLite)."""
+    backfill` (one arrival hour per event hour), each in its own process, on an on-disk Dagster instance (the local
+    profile's, or ``instance_yaml``). The per-day figures divide the phases' seconds by the partitions they covered:
+    the per-partition tax, which is most of it here (Dagster records every partition of every asset of a run)."""
     import gzip
     import re
     import time
@@ -114,8 +115,11 @@ def sparse_backfill(days: int = 177, sessions_per_day: int = 45, root: Path = RO
         source = Path(tmp) / "history.jsonl.gz"
         source.write_bytes(gzip.compress(b"\n".join(sent.lines) + b"\n"))
         env = {**os.environ, "CLICKSTREAM_HOME": f"{tmp}/w", "DAGSTER_HOME": f"{tmp}/w/dagster",
-               "PYTHONPATH": str(root)}
+               "PYTHONPATH": str(root), **(env_extra or {})}
         env.pop("CLICKSTREAM_START_DATE", None)
+        if instance_yaml:
+            Path(env["DAGSTER_HOME"]).mkdir(parents=True)
+            Path(env["DAGSTER_HOME"], "dagster.yaml").write_text(instance_yaml)
         cli = [sys.executable, "-m", "clickstream_assets.cli"]
         began = time.perf_counter()
         subprocess.run([*cli, "ingest", str(source)], env=env, check=True, capture_output=True, cwd=root)
@@ -131,6 +135,29 @@ def sparse_backfill(days: int = 177, sessions_per_day: int = 45, root: Path = RO
             "backfill_seconds": finished - ingested, **{f"{k} s": v for k, v in phases.items()},
             "seconds_per_arrival_day_sealed": phases.get("seal arrival days", 0) / arrival_days,
             "seconds_per_event_day_built": phases.get("build event days", 0) / days}
+
+
+def postgres_figures() -> None:
+    """The sparse half-year on production's Dagster storage, Postgres (a throwaway server from Debian's packages,
+    tests/postgres.py): dagster-postgres's storage as it ships, with Dagster's default of storing each event alone
+    (what deploy/dagster.yaml ran before), beside deploy/dagster.yaml's storages (resources/dagster_postgres.py)."""
+    from tests.postgres import find_postgres, postgres_server
+
+    bin_dir, why = find_postgres()
+    if bin_dir is None:
+        print(f"\nsparse half-year on Postgres: skipped ({why})")
+        return
+    ours = "\n".join(f"{kind}_storage:\n  module: resources.dagster_postgres\n  class: PooledPostgres{name}Storage\n"
+                     "  config:\n    postgres_url: {url}" for kind, name in
+                     [("run", "Run"), ("event_log", "EventLog"), ("schedule", "Schedule")])
+    shipped = "storage:\n  postgres:\n    postgres_url: {url}"
+    variants = {"dagster-postgres as shipped, events stored one by one": (shipped, {"DAGSTER_EVENT_BATCH_SIZE": "0"}),
+                "deploy/dagster.yaml's storages": (ours, {})}
+    with postgres_server(bin_dir) as server:
+        for index, (label, (storage, env)) in enumerate(variants.items()):
+            url = json.dumps(server.url(server.create_database(f"bench_{index}")))  # JSON strings are YAML
+            show(f"sparse half-year on Postgres, {label}", sparse_backfill(
+                instance_yaml=storage.format(url=url) + "\ntelemetry:\n  enabled: false\n", env_extra=env))
 
 
 def demo_seconds(root: Path = ROOT) -> dict:
@@ -192,10 +219,14 @@ def pipeline_figures(label: str, root: Path) -> None:
 
 
 def main() -> None:
+    """Everything by default; BENCH_ONLY=producer, pipeline or postgres for one part."""
+    only = os.environ.get("BENCH_ONLY")
     print(f"clickstream benchmarks on {os.cpu_count()} cores (sizes: {', '.join(f'{s:,}' for s in SIZES)})")
-    if os.environ.get("BENCH_ONLY") != "pipeline":
+    if only in (None, "producer"):
         producer_figures()
-    if os.environ.get("BENCH_ONLY") == "producer":
+    if only in (None, "postgres"):
+        postgres_figures()
+    if only not in (None, "pipeline"):
         return
     pipeline_figures("", ROOT)
     reference = reference_tree(PIPELINE_REFERENCE)
