@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import dagster as dg
+import psycopg2
 import pytest
 import sqlalchemy
 
@@ -209,6 +210,29 @@ def test_a_range_on_production_storage_records_exactly_what_dagster_postgres_rec
     checks_planned = sorted(row[2] for row in in_batches["checks"] if row[3] == "PLANNED")
     assert checks_planned == DAYS_OF_A_RANGE.get_partition_keys()[:60]  # the check was planned for every day
     assert logins[0] <= 3, logins
+
+
+def test_connections_the_server_dropped_are_replaced_before_a_call_uses_them(postgres, production_instance):
+    """The storages keep their connections between calls; RDS restarts, fails over and drops idle ones. A call after
+    that opens a new connection (the kept one fails its ping) instead of failing the run."""
+    storages = [production_instance.run_storage, production_instance.event_log_storage,
+                production_instance.schedule_storage]
+    first = run_a_failing_range(production_instance)
+    logins = count_logins(storages)
+    admin = psycopg2.connect(host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password,
+                             dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = %s AND pid <> pg_backend_pid()", (os.environ["DAGSTER_PG_DB"],))
+        dropped = sum(1 for (terminated,) in cursor.fetchall() if terminated)
+    admin.close()
+    assert dropped >= 2  # the run and event log storages each kept one
+
+    second = run_a_failing_range(production_instance)
+    assert second["success"] is False and second["status"] == first["status"]
+    assert len(production_instance.get_runs()) == 2
+    assert sum(logins) >= 2
 
 
 def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(production_instance, tmp_path):
