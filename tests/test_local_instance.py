@@ -16,8 +16,9 @@ from resources.dagster_instance import (
     PooledSqliteEventLogStorage,
     write_instance_yaml,
 )
+from tests.failing_range import DAYS
 
-DAYS = dg.DailyPartitionsDefinition(start_date="2026-05-01", end_date="2026-06-30")
+ROOT = Path(__file__).resolve().parent.parent
 
 RUN_A_RANGE = """
 import sys
@@ -39,33 +40,6 @@ job = dg.Definitions(assets=[clean, sessions]).resolve_implicit_global_asset_job
 result = job.execute_in_process(instance=instance, tags={
     "dagster/asset_partition_range_start": "2026-05-01", "dagster/asset_partition_range_end": "2026-06-29"})
 print(type(instance.event_log_storage).__name__, result.run_id, result.success)
-"""
-
-
-# A range whose second asset fails after its first wrote every day: the events of each day go to the storage in
-# batches (resources/dagster_instance.py), and the failed days must still read as failed, not as missing.
-RUN_A_FAILING_RANGE = """
-import sys
-import dagster as dg
-from dagster._core.instance.ref import InstanceRef
-
-days = dg.DailyPartitionsDefinition(start_date="2026-05-01", end_date="2026-06-30")
-
-@dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(),
-          check_specs=[dg.AssetCheckSpec("rows_positive", asset="clean")])
-def clean():
-    yield dg.MaterializeResult(metadata={"rows": 3})
-    yield dg.AssetCheckResult(check_name="rows_positive", passed=True)
-
-@dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(), deps=[clean])
-def sessions() -> dg.MaterializeResult:
-    raise RuntimeError("the sessions model broke")
-
-instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(sys.argv[1]))
-job = dg.Definitions(assets=[clean, sessions]).resolve_implicit_global_asset_job_def()
-result = job.execute_in_process(instance=instance, raise_on_error=False, tags={
-    "dagster/asset_partition_range_start": "2026-05-01", "dagster/asset_partition_range_end": "2026-06-29"})
-print(result.run_id, result.success)
 """
 
 
@@ -98,8 +72,8 @@ def test_a_range_recorded_in_one_process_is_read_whole_by_another(home: Path):
 
 
 def test_days_a_failed_run_planned_but_did_not_build_read_as_failed(home: Path):
-    run = subprocess.run([sys.executable, "-c", RUN_A_FAILING_RANGE, str(home)], capture_output=True, text=True,
-                         check=True)
+    run = subprocess.run([sys.executable, "-m", "tests.failing_range", str(home)], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
     run_id, success = run.stdout.split()
     assert success == "False"
 

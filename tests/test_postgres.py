@@ -20,6 +20,8 @@ import sqlalchemy
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.partitions import hour_of
 from resources.dagster_events import EVENT_BATCH_SIZE
+from tests.failing_range import DAYS as RANGE_DAYS
+from tests.failing_range import run_failing_range
 from tests.pipeline import Pipeline, dashboard_sessions, land, parquet_rows, run_automation, run_sensor
 from tests.postgres import find_postgres, postgres_server
 from tests.test_deploy import WORKSPACE, code_location_server
@@ -132,28 +134,10 @@ def count_logins(storages) -> list[int]:
     return logins
 
 
-DAYS_OF_A_RANGE = dg.DailyPartitionsDefinition(start_date="2026-05-01", end_date="2026-06-30")
-
-
-@dg.asset(partitions_def=DAYS_OF_A_RANGE, backfill_policy=dg.BackfillPolicy.single_run(),
-          check_specs=[dg.AssetCheckSpec("rows_positive", asset="clean")])
-def clean():
-    yield dg.MaterializeResult(metadata={"rows": 3})
-    yield dg.AssetCheckResult(check_name="rows_positive", passed=True)
-
-
-@dg.asset(partitions_def=DAYS_OF_A_RANGE, backfill_policy=dg.BackfillPolicy.single_run(), deps=[clean])
-def sessions() -> dg.MaterializeResult:
-    raise RuntimeError("the sessions model broke")
-
-
 def run_a_failing_range(instance: dg.DagsterInstance) -> dict:
-    """Sixty days of two assets in one run, the second failing after the first built every day: what the event
-    log then says, read through Dagster and from its tables."""
-    job = dg.Definitions(assets=[clean, sessions]).resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, raise_on_error=False, tags={
-        "dagster/asset_partition_range_start": "2026-05-01", "dagster/asset_partition_range_end": "2026-06-29"})
-    days = DAYS_OF_A_RANGE.get_partition_keys()[:60]
+    """tests/failing_range.py's run: what the event log then says, read through Dagster and from its tables."""
+    result = run_failing_range(instance)
+    days = RANGE_DAYS.get_partition_keys()[:60]
     storage = instance.event_log_storage
     with storage.index_connection() as conn:
         tables = {name: sorted(map(tuple, conn.execute(sqlalchemy.text(sql)).fetchall()), key=repr) for name, sql in {
@@ -168,7 +152,7 @@ def run_a_failing_range(instance: dg.DagsterInstance) -> dict:
     return {
         "success": result.success,
         "status": {key: sorted({s.value for s in instance.get_status_by_partition(
-            dg.AssetKey(key), days, DAYS_OF_A_RANGE).values()}) for key in ("clean", "sessions")},
+            dg.AssetKey(key), days, RANGE_DAYS).values()}) for key in ("clean", "sessions")},
         "latest": (latest.run_id == result.run_id, latest.asset_materialization.partition,
                    latest.asset_materialization.metadata["rows"].value),
         **tables,
@@ -208,7 +192,7 @@ def test_a_range_on_production_storage_records_exactly_what_dagster_postgres_rec
     planned = [row for row in in_batches["events"] if row[0] == "ASSET_MATERIALIZATION_PLANNED"]
     assert len(planned) == 120 and {row[3] for row in planned} == {1}  # one per asset and day
     checks_planned = sorted(row[2] for row in in_batches["checks"] if row[3] == "PLANNED")
-    assert checks_planned == DAYS_OF_A_RANGE.get_partition_keys()[:60]  # the check was planned for every day
+    assert checks_planned == RANGE_DAYS.get_partition_keys()[:60]  # the check was planned for every day
     assert logins[0] <= 3, logins
 
 
