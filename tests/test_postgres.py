@@ -219,6 +219,18 @@ def test_connections_the_server_dropped_are_replaced_before_a_call_uses_them(pos
     assert sum(logins) >= 2
 
 
+def test_the_webserver_tunes_production_storage_as_it_tunes_dagster_postgres(production_instance):
+    """dagster-webserver swaps each storage's engine for its own (one held connection, a statement timeout): the
+    storages must still read what was recorded through their own engines."""
+    run_a_failing_range(production_instance)
+    production_instance.optimize_for_webserver(statement_timeout=5000, pool_recycle=3600, max_overflow=20)
+    assert [r.status for r in production_instance.get_runs()] == [dg.DagsterRunStatus.FAILURE]
+    assert len(production_instance.get_materialized_partitions(dg.AssetKey("clean"))) == 60
+    for storage in (production_instance.run_storage, production_instance.event_log_storage):
+        with storage._engine.connect() as conn:
+            assert conn.execute(sqlalchemy.text("SHOW statement_timeout")).scalar() == "5s"
+
+
 def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(production_instance, tmp_path):
     pipeline = Pipeline(tmp_path / "w", production_instance)
     pipeline.produce(DAY, 1, 300, seed=9)
