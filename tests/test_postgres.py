@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import dagster as dg
+import dagster_shared.seven
 import psycopg2
 import pytest
 import sqlalchemy
@@ -56,6 +57,11 @@ def production_instance(postgres, moto, monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
     home = tmp_path / "dagster_home"
     home.mkdir()
+    # S3ComputeLogManager stages each step's logs in /tmp (a task's own in ECS) and leaves them there: here a folder
+    # per run would pile up in the developer's /tmp.
+    staging = tmp_path / "log_staging"
+    staging.mkdir()
+    monkeypatch.setattr(dagster_shared.seven, "get_system_temp_directory", lambda: str(staging))
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(home))
     yield instance
