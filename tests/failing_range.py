@@ -25,8 +25,12 @@ def sessions() -> dg.MaterializeResult:
     raise RuntimeError("the sessions model broke")
 
 
+# A code location of its own, for the webserver that shows what the range recorded.
+defs = dg.Definitions(assets=[clean, sessions])
+
+
 def run_failing_range(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    job = dg.Definitions(assets=[clean, sessions]).resolve_implicit_global_asset_job_def()
+    job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(instance=instance, raise_on_error=False, tags=RANGE)
 
 

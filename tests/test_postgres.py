@@ -26,6 +26,7 @@ from tests.failing_range import run_failing_range
 from tests.pipeline import Pipeline, dashboard_sessions, land, parquet_rows, run_automation, run_sensor
 from tests.postgres import find_postgres, postgres_server
 from tests.test_deploy import WORKSPACE, code_location_server
+from tests.ui import browser, dagster_ui, graphql
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 5)
@@ -235,6 +236,32 @@ def test_the_webserver_tunes_production_storage_as_it_tunes_dagster_postgres(pro
     for storage in (production_instance.run_storage, production_instance.event_log_storage):
         with storage._engine.connect() as conn:
             assert conn.execute(sqlalchemy.text("SHOW statement_timeout")).scalar() == "5s"
+
+
+def test_the_ui_on_production_storage_shows_each_day_built_or_failed(production_instance, chromium, tmp_path):
+    """dagster-webserver as production starts it, on deploy/dagster.yaml: the partitions tab a user opens after a
+    failed backfill, in Chromium, reads every day from the pooled storages under the webserver's own engine."""
+    run_a_failing_range(production_instance)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(json.dumps({"load_from": [{"python_module": {  # JSON is YAML
+        "module_name": "tests.failing_range", "working_directory": str(ROOT)}}]}))
+    env = {"DAGSTER_HOME": str(production_instance.root_directory), "PYTHONPATH": str(ROOT)}
+    with dagster_ui(tmp_path, ("dagster-webserver",), str(workspace), env) as url, browser(chromium) as b:
+        shown = {}
+        for asset, status in (("clean", "Materialized"), ("sessions", "Failed")):
+            page = b.new_page(viewport={"width": 1400, "height": 900})
+            failed_calls = []
+            page.on("response", lambda r, calls=failed_calls: calls.append(r.url) if r.status >= 400 else None)
+            page.goto(f"{url}/assets/{asset}?view=partitions")
+            page.wait_for_selector(f"text={status} (60)", timeout=60_000)
+            shown[asset] = page.inner_text("body")
+            assert failed_calls == []
+        stats = graphql(url, """{ assetNodes { assetKey { path } partitionStats {
+            numMaterialized numFailed numPartitions } } }""")["assetNodes"]
+    counts = {"/".join(n["assetKey"]["path"]): n["partitionStats"] for n in stats}
+    assert counts["clean"] == {"numMaterialized": 60, "numFailed": 0, "numPartitions": 60}
+    assert counts["sessions"] == {"numMaterialized": 0, "numFailed": 60, "numPartitions": 60}
+    assert "Failed (60)" not in shown["clean"] and "Materialized (60)" not in shown["sessions"]
 
 
 def test_a_seal_waits_while_another_run_holds_the_sealing_slot_in_postgres(production_instance, tmp_path):

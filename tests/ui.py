@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -79,14 +80,17 @@ def graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 @contextmanager
-def dagster_ui(warehouse: Path):
-    """`dagster dev` (webserver and daemon) on 127.0.0.1 over the warehouse; stopped by PID, whatever happens."""
+def dagster_ui(warehouse: Path, command: Sequence[str] = ("dagster", "dev"), workspace: str = "workspace.yaml",
+               env: Mapping[str, str] | None = None):
+    """`dagster dev` (webserver and daemon) on 127.0.0.1 over the warehouse; stopped by PID, whatever happens.
+    ``command`` (``dagster-webserver`` alone, as production runs it), ``workspace`` and ``env`` change that."""
     port = free_port()
     env = {**os.environ, "CLICKSTREAM_HOME": str(warehouse), "DAGSTER_HOME": str(warehouse / "dagster"),
-           "CLICKSTREAM_PROFILE": "local", "PYTHONUNBUFFERED": "1"}
-    log = open(warehouse / "dagster-dev.log", "w")
+           "CLICKSTREAM_PROFILE": "local", "PYTHONUNBUFFERED": "1", **(env or {})}
+    log_path = warehouse / f"{'-'.join(command)}.log"
+    log = open(log_path, "w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p",
+        [str(Path(sys.executable).with_name(command[0])), *command[1:], "-w", workspace, "-h", "127.0.0.1", "-p",
          str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGINT)],
     )
@@ -99,8 +103,8 @@ def dagster_ui(warehouse: Path):
                     break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    log_text = (warehouse / "dagster-dev.log").read_text()[-2000:]
-                    raise RuntimeError(f"dagster dev did not start: {log_text}") from None
+                    log_text = log_path.read_text()[-2000:]
+                    raise RuntimeError(f"{' '.join(command)} did not start: {log_text}") from None
                 time.sleep(1)
         # Wait until the code location is loaded, then dismiss the first-visit pop-up the supported way.
         while "RepositoryLocation" not in json.dumps(graphql(url, "{ workspaceOrError { __typename ... on Workspace "
