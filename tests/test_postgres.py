@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import boto3
 import dagster as dg
+import dagster_postgres.auth
 import dagster_shared.seven
 import psycopg2
 import pytest
 import sqlalchemy
+from dagster_postgres.auth import AwsWifTokenProvider
 
 from clickstream_assets.ledger import read_ledgers, read_manifests
 from clickstream_assets.partitions import hour_of
@@ -224,6 +227,60 @@ def test_connections_the_server_dropped_are_replaced_before_a_call_uses_them(pos
     assert second["success"] is False and second["status"] == first["status"]
     assert len(production_instance.get_runs()) == 2
     assert sum(logins) >= 2
+
+
+def test_iam_token_logins_reach_the_kept_connections_and_their_replacements(postgres, monkeypatch, tmp_path):
+    """RDS IAM authentication (dagster-postgres's ``auth_provider``): each login presents a token valid for 15
+    minutes, and a session opened with it outlives it. Here the role's password is the token of the current time
+    (each storage asks for its own), replaced when time moves on, as RDS refuses an expired token: the kept
+    connections log in with the token of their time, keep working once it has expired, and a connection replaced
+    after that logs in with a new one."""
+    database = postgres.create_database(f"iam_{tmp_path.name[-24:].lower().replace('-', '_')}")
+    admin = psycopg2.connect(host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password,
+                             dbname=database)
+    admin.autocommit = True
+    with admin.cursor() as cursor:  # a role of its own: the module's other tests log in as postgres.user
+        cursor.execute("CREATE ROLE dagster_iam LOGIN")
+        cursor.execute(f'ALTER DATABASE "{database}" OWNER TO dagster_iam')
+        cursor.execute("ALTER SCHEMA public OWNER TO dagster_iam")
+    clock, issued = [time.time()], {}
+
+    def issue_token(_provider):
+        if clock[0] not in issued:
+            issued[clock[0]] = secrets.token_hex(16)
+            with admin.cursor() as cursor:
+                cursor.execute("ALTER ROLE dagster_iam PASSWORD %s", (issued[clock[0]],))
+        return issued[clock[0]], clock[0] + 900
+
+    monkeypatch.setattr(AwsWifTokenProvider, "_fetch_token", issue_token)
+    monkeypatch.setattr(dagster_postgres.auth.time, "time", lambda: clock[0])
+    storage = {"postgres_db": {"hostname": postgres.host, "port": postgres.port, "username": "dagster_iam",
+                               "db_name": database, "scheme": "postgresql+psycopg2"},
+               "auth_provider": {"aws_wif": {"region": "eu-west-1"}}}
+    (tmp_path / "dagster.yaml").write_text(json.dumps({"telemetry": {"enabled": False}, **{  # JSON is YAML
+        kind: {"module": "resources.dagster_postgres", "class": f"PooledPostgres{name}Storage", "config": storage}
+        for kind, name in (("run_storage", "Run"), ("event_log_storage", "EventLog"),
+                           ("schedule_storage", "Schedule"))}}))
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        first = run_a_failing_range(instance)
+        assert first["status"] == {"clean": ["MATERIALIZED"], "sessions": ["FAILED"]}
+        assert len(issued) == 1  # every login of those 15 minutes presented the same token
+
+        clock[0] += 20 * 60  # the token has expired; the sessions opened with it go on
+        assert run_a_failing_range(instance)["status"] == first["status"]
+        assert len(issued) == 1  # no login: the kept connections served the run
+
+        with admin.cursor() as cursor:  # RDS restarts: the kept connections are gone
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'dagster_iam'")
+        assert run_a_failing_range(instance)["status"] == first["status"]
+        assert len(issued) == 2 and len(instance.get_runs()) == 3
+        with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+            psycopg2.connect(host=postgres.host, port=postgres.port, user="dagster_iam", password=min(issued.items())[1],
+                             dbname=database)
+    finally:
+        instance.dispose()
+        admin.close()
 
 
 def test_the_webserver_tunes_production_storage_as_it_tunes_dagster_postgres(production_instance):
