@@ -37,6 +37,7 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.screenshots
+	CLICKSTREAM_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_dashboard.py -k half_a_year
 
 lint: $(STAMP)
 	$(BIN)/ruff check clickstream_assets resources tests benchmarks
