@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.ui import DAYS, browser, build_warehouse, dagster_ui, graphql
+from tests.ui import DAYS, browser, build_warehouse, dagster_ui, graphql, no_error_toasts, open_page
 
 CHAIN = ["raw/events", "processed/events", "processed/sessions", "glue/sessions",
          "quicksight/sessions", "quicksight/dashboard"]
@@ -27,29 +27,6 @@ def warehouse(tmp_path_factory):
 def ui(warehouse):
     with dagster_ui(warehouse) as url:
         yield url
-
-
-class Watch:
-    """Everything a page did wrong: failed GraphQL calls, console errors, requests that leave the machine."""
-
-    def __init__(self, page, origin: str):
-        self.problems: list[str] = []
-        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("console", lambda m: self.problems.append(f"console: {m.text[:200]}") if m.type == "error" else None)
-        page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else
-                self.problems.append(f"left the page: {r.url}"))
-
-
-def open_page(chromium_browser, url: str, origin: str, width: int = 1400, height: int = 900):
-    page = chromium_browser.new_page(viewport={"width": width, "height": height})
-    watch = Watch(page, origin)
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    return page, watch
-
-
-def no_error_toasts(page) -> None:
-    assert page.locator(".bp5-toast.bp5-intent-danger, [class*='Toast'][class*='danger']").count() == 0
 
 
 def test_lineage_runs_from_raw_events_to_the_dashboard(chromium, ui):

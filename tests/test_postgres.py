@@ -29,7 +29,7 @@ from tests.failing_range import run_failing_range
 from tests.pipeline import Pipeline, dashboard_sessions, land, parquet_rows, run_automation, run_sensor
 from tests.postgres import find_postgres, postgres_server
 from tests.test_deploy import WORKSPACE, code_location_server
-from tests.ui import browser, dagster_ui, graphql
+from tests.ui import browser, dagster_ui, graphql, no_error_toasts, open_page
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 5)
@@ -306,13 +306,11 @@ def test_the_ui_on_production_storage_shows_each_day_built_or_failed(production_
     with dagster_ui(tmp_path, ("dagster-webserver",), str(workspace), env) as url, browser(chromium) as b:
         shown = {}
         for asset, status in (("clean", "Materialized"), ("sessions", "Failed")):
-            page = b.new_page(viewport={"width": 1400, "height": 900})
-            failed_calls = []
-            page.on("response", lambda r, calls=failed_calls: calls.append(r.url) if r.status >= 400 else None)
-            page.goto(f"{url}/assets/{asset}?view=partitions")
+            page, watch = open_page(b, f"{url}/assets/{asset}?view=partitions", url)
             page.wait_for_selector(f"text={status} (60)", timeout=60_000)
             shown[asset] = page.inner_text("body")
-            assert failed_calls == []
+            no_error_toasts(page)
+            assert watch.problems == []
         stats = graphql(url, """{ assetNodes { assetKey { path } partitionStats {
             numMaterialized numFailed numPartitions } } }""")["assetNodes"]
     counts = {"/".join(n["assetKey"]["path"]): n["partitionStats"] for n in stats}

@@ -133,3 +133,26 @@ def browser(chromium: str):
             yield instance
         finally:
             instance.close()
+
+
+class Watch:
+    """Everything a page did wrong: failed GraphQL calls, console errors, requests that leave the machine."""
+
+    def __init__(self, page, origin: str):
+        self.problems: list[str] = []
+        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("console", lambda m: self.problems.append(f"console: {m.text[:200]}") if m.type == "error" else None)
+        page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else
+                self.problems.append(f"left the page: {r.url}"))
+
+
+def open_page(chromium_browser, url: str, origin: str, width: int = 1400, height: int = 900):
+    page = chromium_browser.new_page(viewport={"width": width, "height": height})
+    watch = Watch(page, origin)
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    return page, watch
+
+
+def no_error_toasts(page) -> None:
+    assert page.locator(".bp5-toast.bp5-intent-danger, [class*='Toast'][class*='danger']").count() == 0
