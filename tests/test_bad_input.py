@@ -164,6 +164,9 @@ def test_lines_a_few_bytes_off_the_producers_shape_get_the_references_verdict(en
              ('"EUR"', "null"), ('"Firefox"', '"Fire\u0000fox"'), ('"Firefox"', '"Fire	fox"'), (",", ", ")]
     lines = [shape.encode(), *(shape.replace(old, new, 1).encode() for old, new in swaps)]
     lines += [json.dumps({**BASE, "timestamp": 5}, separators=(",", ":")).encode()]
+    # Braced like an object without being one: the SQL parses such text without validating it first.
+    lines += [(shape[: len(shape) // 2] + "}").encode(), (shape + shape).encode(), shape.replace('","', '" "', 1).encode(),
+              shape.replace(":", "", 1).encode(), b"{}", b"{ nonsense }", b"{\"a\":1}}", b"{]}"]
     assert classify_in_sql(engine, lines) == classify_in_reference(lines)
 
 
