@@ -31,9 +31,10 @@ def parse_json_once(tree: exp.Expression) -> None:
             fields = {f.name: f.args["kind"].sql("duckdb") for f in node.to.expressions}
             if all(isinstance(f, exp.ColumnDef) for f in node.to.expressions):
                 structure = exp.Literal.string(json.dumps(fields))
-                # TRY stays for valid JSON that still does not fit (a top-level array): rare, so rarely row by row.
-                transform = exp.Try(this=exp.Anonymous(this="json_transform", expressions=[inner.this, structure]))
                 text = inner.this
+                # TRY catches what still fails: valid JSON that does not fit (a top-level array), or braced text that
+                # is not JSON. Both are rare, so a vector is rarely run again row by row.
+                transform = exp.Try(this=exp.Anonymous(this="json_transform", expressions=[text, structure]))
                 braced = exp.and_(exp.Anonymous(this="starts_with", expressions=[text.copy(), exp.Literal.string("{")]),
                                   exp.Anonymous(this="ends_with", expressions=[text.copy(), exp.Literal.string("}")]))
                 valid = exp.or_(braced, exp.Anonymous(this="json_valid", expressions=[text.copy()]))
